@@ -1,0 +1,57 @@
+"""Which reader or writer a path gets: the format is chosen by the file's extension.
+
+Inputs: ``.yuv`` is raw ``yuv420p``, ``.y4m`` is YUV4MPEG2, anything else is handed to FFmpeg
+(PyAV), which recognises containers by their content.  Outputs: ``.yuv``, ``.y4m`` and lossless
+FFV1 ``.mkv``.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from cmfr_codec.errors import InputError
+from cmfr_codec.io.frames import VideoInfo
+from cmfr_codec.io.naming import checked_size
+from cmfr_codec.io.pyav import Ffv1MkvWriter, PyAvReader
+from cmfr_codec.io.streams import VideoReader, VideoWriter, check_range
+from cmfr_codec.io.y4m import Y4mReader, Y4mWriter
+from cmfr_codec.io.yuv import RawYuvReader, RawYuvWriter
+
+_WRITERS: dict[str, type[VideoWriter]] = {".yuv": RawYuvWriter, ".y4m": Y4mWriter, ".mkv": Ffv1MkvWriter}
+SUPPORTED_OUTPUT_EXTENSIONS = tuple(_WRITERS)
+
+
+def open_video(
+    path: str | os.PathLike[str],
+    *,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+    skip: int = 0,
+    frames: int | None = None,
+) -> VideoReader:
+    """A reader of ``frames`` frames of ``path`` (all of them if ``None``) after skipping ``skip``.
+
+    ``size`` is required for a raw ``.yuv`` whose name does not give it, and checked against the
+    file's own size for other formats.  ``fps`` overrides the rate of any input.
+    """
+    check_range(skip, frames)
+    if size is not None:
+        size = checked_size(*size)
+    if fps is not None and fps <= 0:
+        raise InputError(f"invalid frame rate {fps}: it must be greater than 0")
+    suffix = Path(path).suffix.lower()
+    reader = {".yuv": RawYuvReader, ".y4m": Y4mReader}.get(suffix, PyAvReader)
+    return reader(path, size=size, fps=fps, skip=skip, frames=frames)
+
+
+def create_video_writer(path: str | os.PathLike[str], info: VideoInfo) -> VideoWriter:
+    """A writer for ``path`` in the format its extension names; nothing appears there until it closes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _WRITERS:
+        raise InputError(
+            f"cannot write {path}: unknown output extension '{suffix}'; "
+            f"use one of {', '.join(SUPPORTED_OUTPUT_EXTENSIONS)}"
+        )
+    return _WRITERS[suffix](path, info)
