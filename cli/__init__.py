@@ -1,0 +1,1 @@
+"""The ``cmfr`` command line: click commands only, one module per sub-command."""

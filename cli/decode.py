@@ -1,0 +1,47 @@
+"""``cmfr decode``: bitstream in, video out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cmfr_codec.device import DEVICE_CHOICES
+
+from .paths import check_distinct, check_video_output
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT.bin", type=click.Path(path_type=Path))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    default=None,
+    metavar="NAME|PATH",
+    help="Weights to decode with (default: the model the bitstream names). Weights whose digest "
+    "differs from the one in the bitstream are refused.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Where the networks run: auto picks CUDA when a GPU is usable, else the CPU.",
+)
+def decode(input_path: Path, output_path: Path, model: str | None, device: str) -> None:
+    """Decode INPUT.bin into OUTPUT (.yuv, .y4m, or lossless .mkv, chosen by extension).
+
+    The whole file is checked (structure and every frame's CRC) before decoding starts, so a
+    damaged bitstream fails without writing anything.
+    """
+    from cmfr_codec.bitstream import BitstreamReader
+    from cmfr_codec.device import resolve_device
+    from cmfr_codec.weights import check_weights_match, load_codec
+
+    check_distinct(input_path, output_path)
+    check_video_output(output_path)
+    target = resolve_device(device)
+    with BitstreamReader(input_path) as reader:
+        reader.verify()
+        weights = check_weights_match(model or reader.header.model_name, reader.header.weights_digest)
+        load_codec(str(weights), target)

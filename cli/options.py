@@ -1,0 +1,98 @@
+"""Options shared by several commands, named as video engineers expect them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import click
+
+from cmfr_codec.device import DEVICE_CHOICES
+from cmfr_codec.errors import InputError
+from cmfr_codec.weights import DEFAULT_MODEL
+
+QUALITY_RANGE = click.IntRange(0, 63)
+DEFAULT_QUALITY = 32
+DEFAULT_INTRA_PERIOD = 32
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    from cmfr_codec.io import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except InputError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+
+
+def _fps(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
+    from cmfr_codec.io import parse_fps
+
+    if value is None:
+        return None
+    try:
+        return parse_fps(value)
+    except InputError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+
+
+def _compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(function: Any) -> Any:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+input_selection = _compose(
+    click.option(
+        "--size",
+        metavar="WxH",
+        callback=_size,
+        help="Frame size of raw .yuv input, e.g. 1920x1080 (default: parsed from the file name, "
+        "as in Name_1920x1080_50.yuv).",
+    ),
+    click.option(
+        "--fps",
+        metavar="RATE",
+        callback=_fps,
+        help="Frame rate, e.g. 25, 29.97 or 30000/1001 (default: the input's own; for raw .yuv "
+        "from the file name, else 30).",
+    ),
+    click.option(
+        "--frames",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="Process at most N frames (default: all).",
+    ),
+    click.option(
+        "--skip",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="Skip the first N frames of the input.",
+    ),
+)
+
+model_selection = _compose(
+    click.option(
+        "--model",
+        default=DEFAULT_MODEL,
+        show_default=True,
+        metavar="NAME|PATH",
+        help="Installed model name, or path to a .cmfrw weights file.",
+    ),
+    click.option(
+        "--device",
+        type=click.Choice(DEVICE_CHOICES),
+        default="auto",
+        show_default=True,
+        help="Where the networks run: auto picks CUDA when a GPU is usable, else the CPU.",
+    ),
+)

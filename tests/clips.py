@@ -1,0 +1,44 @@
+"""Small real test material cut from the example clip, and raw-file helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cmfr_codec.io.frames import YuvFrame
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CLIP = REPO / "examples" / "city_416x240_25fps.mkv"
+
+
+def example_frames(count: int, width: int = 64, height: int = 48) -> list[YuvFrame]:
+    """The first ``count`` frames of the example clip, cropped to ``width`` x ``height`` (real content, tiny)."""
+    import av
+
+    frames = []
+    with av.open(str(EXAMPLE_CLIP)) as container:
+        for decoded in container.decode(video=0):
+            planes = decoded.to_ndarray()
+            full_height, full_width = decoded.height, decoded.width
+            luma = planes[:full_height]
+            chroma = planes[full_height:].reshape(2, full_height // 2, full_width // 2)
+            top, left = 96, 160
+            chroma_height, chroma_width = (height + 1) // 2, (width + 1) // 2
+            frames.append(
+                YuvFrame(
+                    y=np.ascontiguousarray(luma[top : top + height, left : left + width]),
+                    u=np.ascontiguousarray(chroma[0, top // 2 : top // 2 + chroma_height, left // 2 : left // 2 + chroma_width]),
+                    v=np.ascontiguousarray(chroma[1, top // 2 : top // 2 + chroma_height, left // 2 : left // 2 + chroma_width]),
+                )
+            )
+            if len(frames) == count:
+                break
+    return frames
+
+
+def write_raw_yuv(path: Path, frames: list[YuvFrame]) -> Path:
+    with open(path, "wb") as handle:
+        for frame in frames:
+            handle.write(frame.to_bytes())
+    return path
