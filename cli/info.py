@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cmfr_codec.errors import BitstreamError
@@ -86,7 +87,7 @@ def _print_tables(summary: dict, frames: list[dict]) -> None:
         "file", "model_name", "weights_digest", "width", "height", "fps", "frame_count", "pixel_format",
         "quality_index", "intra_period", "file_bytes", "container_overhead_bytes",
     ):
-        header.add_row(key.replace("_", " "), str(summary[key]))
+        header.add_row(key.replace("_", " "), escape(str(summary[key])))
     header.add_row("bpp", f"{summary['bpp']:.4f}")
     header.add_row("kbps", f"{summary['kbps']:.1f}")
     header.add_row("I-frames indexed", str(len(summary["seek_index"])))
