@@ -12,14 +12,43 @@ import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 
-class AtomicOutput:
-    """A temporary path beside ``path`` that becomes ``path`` on :meth:`commit`.
+class PublishOnSuccess:
+    """The context-manager protocol of everything that writes an output file.
 
-    Use as a context manager: leaving the block normally commits, leaving it through an
-    exception discards.  The temporary name keeps the destination's extension, so tools
-    that pick a format from the name (PyAV) see the right one.
+    Leaving the ``with`` block normally calls :meth:`close`, which publishes the file;
+    leaving it through an exception (Ctrl-C and SIGTERM included) calls :meth:`abort`,
+    which throws the partial file away.
+    """
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class AtomicOutput(PublishOnSuccess):
+    """A temporary path beside ``path`` that becomes ``path`` on :meth:`close`.
+
+    The temporary name keeps the destination's extension, so tools that pick a format from
+    the name (PyAV) see the right one.
     """
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -40,28 +69,16 @@ class AtomicOutput:
         self.temporary_path = Path(temporary)
         self._done = False
 
-    def commit(self) -> None:
+    def close(self) -> None:
+        """Publish: rename the temporary file over the destination."""
         if self._done:
             return
         os.replace(self.temporary_path, self.path)
         self._done = True
 
-    def discard(self) -> None:
+    def abort(self) -> None:
+        """Discard: remove the temporary file; the destination is untouched."""
         if self._done:
             return
         self.temporary_path.unlink(missing_ok=True)
         self._done = True
-
-    def __enter__(self) -> AtomicOutput:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from types import TracebackType
 
-from cmfr_codec.atomic import AtomicOutput
+from cmfr_codec.atomic import AtomicOutput, PublishOnSuccess
 from cmfr_codec.bitstream.layout import encode_header, encode_index, encode_trailer, record_parts
 from cmfr_codec.bitstream.records import MAX_FRAME_COUNT, FrameRecord, FrameType, SequenceHeader
 
 
-class BitstreamWriter:
+class BitstreamWriter(PublishOnSuccess):
     """Writes a header, then one record per :meth:`write_frame`, then the seek index at :meth:`close`.
 
     The number of frames need not be known in advance: the header is written with the count
@@ -28,7 +27,7 @@ class BitstreamWriter:
             encoded_header = encode_header(header)
             self._file.write(encoded_header)
         except BaseException:
-            self._output.discard()
+            self._output.abort()
             raise
         self._header = header
         self._bytes_written = len(encoded_header)
@@ -82,7 +81,7 @@ class BitstreamWriter:
             # The rename that publishes the file must not overtake its data on the way to disk.
             os.fsync(self._file.fileno())
             self._file.close()
-            self._output.commit()
+            self._output.close()
             self._open = False
         except BaseException:
             self.abort()
@@ -92,18 +91,5 @@ class BitstreamWriter:
         """Drop everything written; no file appears at the destination."""
         self._open = False
         self._file.close()
-        self._output.discard()
+        self._output.abort()
 
-    def __enter__(self) -> BitstreamWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

@@ -138,7 +138,7 @@ class Ffv1MkvWriter(VideoWriter):
             # The temporary name keeps the .mkv suffix, but the muxer is named anyway.
             self._container = av.open(str(self.temporary_path), "w", format="matroska")
         except (av.FFmpegError, OSError) as error:
-            self._output.discard()
+            self._output.abort()
             raise InputError(f"cannot write {self.path}: {describe_error(error)}") from error
         self._stream = self._container.add_stream("ffv1", rate=info.fps, options=FFV1_OPTIONS)
         self._stream.width = info.width

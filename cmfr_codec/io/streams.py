@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from cmfr_codec.atomic import AtomicOutput
+from cmfr_codec.atomic import AtomicOutput, PublishOnSuccess
 from cmfr_codec.errors import CmfrError, InputError
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
 
@@ -84,7 +84,7 @@ class VideoReader:
         self.close()
 
 
-class VideoWriter:
+class VideoWriter(PublishOnSuccess):
     """A video file written one frame at a time, published whole on :meth:`close`.
 
     Format writers implement ``_write_frame``, ``_finish`` (complete the file) and ``_release``
@@ -128,7 +128,7 @@ class VideoWriter:
             return
         try:
             self._finish()
-            self._output.commit()
+            self._output.close()
         except BaseException as error:
             self.abort()
             if isinstance(error, self._io_errors):
@@ -146,7 +146,7 @@ class VideoWriter:
             with contextlib.suppress(*self._io_errors):
                 self._release()
         finally:
-            self._output.discard()
+            self._output.abort()
 
     def _write_frame(self, frame: YuvFrame) -> None:
         raise NotImplementedError
@@ -157,19 +157,6 @@ class VideoWriter:
     def _release(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def describe_error(error: BaseException) -> str:

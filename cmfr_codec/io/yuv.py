@@ -89,7 +89,7 @@ class PlanarFileWriter(VideoWriter):
             self._handle: BinaryIO = open(self.temporary_path, "wb")
             self._handle.write(header)
         except BaseException:
-            self._output.discard()
+            self._output.abort()
             raise
 
     def _write_frame(self, frame: YuvFrame) -> None:
