@@ -1,0 +1,157 @@
+"""Optical flow: backward warping, a SpyNet-style estimator, and the CMFR Motion Refiner.
+
+A flow ``v`` (N, 2, H, W) is in pixels of the tensor it is used with; channel 0 is horizontal
+(positive = right), channel 1 vertical (positive = down).  It is a *backward* flow: the pixel at
+``p`` of the current frame is predicted from ``p + v(p)`` in the reference, so
+``warp(reference, v)`` approximates the current frame.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cmfr_codec.models.layers import FRAME_CHANNELS, DepthwiseBlock, conv3x3, crop_to, pad_to_multiple
+
+
+def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Bilinear backward warping: ``out[..., p] = x[..., p + flow(p)]``; (N, C, H, W) -> (N, C, H, W).
+
+    Samples that fall outside ``x`` take the nearest edge value (``padding_mode="border"``), the
+    same assumption as replicate padding.  Pixel ``i`` of a size-``S`` axis is normalised to
+    ``(2 i + 1) / S - 1`` with ``align_corners=False``: this maps pixel centres exactly, and,
+    unlike ``align_corners=True``, stays defined on axes of size 1.
+    """
+    if flow.dim() != 4 or flow.shape[1] != 2:
+        raise ValueError(f"flow must be (N, 2, H, W), got {tuple(flow.shape)}")
+    if x.dim() != 4 or x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
+        raise ValueError(f"cannot warp a {tuple(x.shape)} tensor with a {tuple(flow.shape)} flow")
+    height, width = flow.shape[-2:]
+    columns = torch.arange(width, dtype=flow.dtype, device=flow.device)
+    rows = torch.arange(height, dtype=flow.dtype, device=flow.device)[:, None]
+    grid_x = (2.0 * (columns + flow[:, 0]) + 1.0) / width - 1.0
+    grid_y = (2.0 * (rows + flow[:, 1]) + 1.0) / height - 1.0
+    grid = torch.stack((grid_x, grid_y), dim=-1)
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def resize_flow(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resample a flow field to ``height`` x ``width`` and rescale its vectors to the new pixel size.
+
+    Bilinear interpolation with ``align_corners=False`` (exact 2x2 averaging when halving); the
+    horizontal component is multiplied by ``width / W`` and the vertical one by ``height / H``,
+    because a displacement of one pixel at one resolution is a different number of pixels at another.
+    """
+    old_height, old_width = flow.shape[-2:]
+    resized = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+    scale = torch.tensor([width / old_width, height / old_height], dtype=flow.dtype, device=flow.device)
+    return resized * scale[None, :, None, None]
+
+
+class SpyNetFlow(nn.Module):
+    """Coarse-to-fine flow estimation between two frames (SpyNet-style pyramid).
+
+    ::
+
+        current, reference --avg-pool x2 (levels - 1 times)--> pyramid, coarsest first
+        flow = 0 at the coarsest level
+        for each level, coarse to fine:
+            flow = resize_flow(flow, level size)                  (x2 in size and in value)
+            flow = flow + net_level([current, warp(reference, flow), flow])
+
+    Each ``net_level`` is its own small stack of 3x3 convs (``channels`` wide, LeakyReLU 0.1) ending
+    in a 3x3 conv to 2 channels that starts at zero, so an untrained estimator outputs zero flow
+    and training begins from "no motion".  Inputs of any size are replicate-padded to a multiple of
+    ``2 ** (levels - 1)`` and the flow is cropped back.  A level's receptive field lets it correct
+    up to about ``len(channels) + 1`` of its own pixels, so the whole pyramid reaches about
+    ``(len(channels) + 1) * (2 ** levels - 1)`` pixels (75 half-resolution pixels by default).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = FRAME_CHANNELS,
+        levels: int = 4,
+        channels: tuple[int, ...] = (32, 64, 32, 16),
+    ) -> None:
+        super().__init__()
+        if levels < 1:
+            raise ValueError(f"levels must be at least 1, got {levels}")
+        self.levels = levels
+        self.level_nets = nn.ModuleList(self._level_net(2 * in_channels + 2, channels) for _ in range(levels))
+
+    @staticmethod
+    def _level_net(in_ch: int, channels: tuple[int, ...]) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        for width in channels:
+            layers += [conv3x3(in_ch, width), nn.LeakyReLU(0.1)]
+            in_ch = width
+        residual_flow = conv3x3(in_ch, 2)
+        nn.init.zeros_(residual_flow.weight)
+        nn.init.zeros_(residual_flow.bias)
+        return nn.Sequential(*layers, residual_flow)
+
+    def forward(self, current: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) twice -> flow (N, 2, H, W) with ``warp(reference, flow)`` close to ``current``."""
+        if current.shape != reference.shape:
+            raise ValueError(f"frames differ in shape: {tuple(current.shape)} vs {tuple(reference.shape)}")
+        height, width = current.shape[-2:]
+        current_pyramid = [pad_to_multiple(current, 2 ** (self.levels - 1))[0]]
+        reference_pyramid = [pad_to_multiple(reference, 2 ** (self.levels - 1))[0]]
+        for _ in range(self.levels - 1):
+            current_pyramid.append(F.avg_pool2d(current_pyramid[-1], 2))
+            reference_pyramid.append(F.avg_pool2d(reference_pyramid[-1], 2))
+
+        coarsest = current_pyramid[-1]
+        flow = coarsest.new_zeros(coarsest.shape[0], 2, *coarsest.shape[-2:])
+        for level in reversed(range(self.levels)):
+            level_current, level_reference = current_pyramid[level], reference_pyramid[level]
+            flow = resize_flow(flow, *level_current.shape[-2:])
+            warped = warp(level_reference, flow)
+            flow = flow + self.level_nets[level](torch.cat([level_current, warped, flow], dim=1))
+        return crop_to(flow, height, width)
+
+
+class MotionRefiner(nn.Module):
+    """The CMFR Motion Refiner: a decoder-side correction of the decoded flow, costing no bits.
+
+    ::
+
+        flow v, reference x, motion feature f
+              |
+        [v, x, warp(x, v), f] -- conv3x3 -- DepthwiseBlock x blocks -- conv3x3 (zero at start) --> dv
+                                                                                                  |
+        v' = v + dv <---------------------------------------------------------------------------+
+
+    Everything it reads is known to the decoder (the decoded flow, the previous decoded frame and
+    the motion decoder's last feature), so the encoder and the decoder refine identically.  The last
+    conv starts at zero: an untrained refiner returns the flow unchanged, and switching the
+    refiner on cannot make a trained motion coder worse before fine-tuning starts.  All inputs are
+    at the flow's resolution.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        feature_channels: int,
+        frame_channels: int = FRAME_CHANNELS,
+        blocks: int = 2,
+    ) -> None:
+        super().__init__()
+        self.head = conv3x3(2 + 2 * frame_channels + feature_channels, channels)
+        self.body = nn.Sequential(*(DepthwiseBlock(channels) for _ in range(blocks)))
+        self.flow_correction = conv3x3(channels, 2)
+        nn.init.zeros_(self.flow_correction.weight)
+        nn.init.zeros_(self.flow_correction.bias)
+
+    def forward(
+        self, flow: torch.Tensor, reference: torch.Tensor, motion_feature: torch.Tensor
+    ) -> torch.Tensor:
+        """flow (N, 2, H, W), reference (N, frame_channels, H, W), motion_feature (N, feature_channels, H, W)
+        -> refined flow (N, 2, H, W)."""
+        if motion_feature.shape[-2:] != flow.shape[-2:]:
+            raise ValueError(
+                f"motion feature {tuple(motion_feature.shape)} is not at the flow's size {tuple(flow.shape)}"
+            )
+        guide = torch.cat([flow, reference, warp(reference, flow), motion_feature], dim=1)
+        return flow + self.flow_correction(self.body(self.head(guide)))
