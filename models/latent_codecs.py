@@ -1,0 +1,482 @@
+"""Entropy-coded latents: each one module whose training and coding paths cannot drift apart.
+
+Every codec here has three symmetric methods:
+
+- ``forward``: training.  Quantises with additive uniform noise (``"noise"``) or
+  straight-through rounding (``"ste"``) and returns the quantised latent and its
+  likelihoods (the rate is ``-log2`` of their product).
+- ``compress``: real bytes through :mod:`cmfr_codec.entropy`.  Returns the reconstruction
+  the decoder will build, exactly, and the streams by name (``dict[str, bytes]``).
+- ``decompress``: the streams back to that same reconstruction.
+
+Composition, as the pipelines use them::
+
+    z --FactorizedLatentCodec--------------------------------> z_hat       streams "z"
+                                                                 |
+                                          hyperprior / temporal prior networks (caller)
+                                                                 v
+    y --QuadtreeContextCodec(common_params) --4 x GaussianConditionalCodec--> y_hat
+                                                                  streams "y0" .. "y3"
+
+Only integers reach the entropy coder (symbols, table indices, integer CDF tables), and
+``compress`` / ``decompress`` run the same float operations on the same inputs, so the
+decoder's reconstruction is bit-identical to the encoder's on the same machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cmfr_codec.entropy import (
+    SYMBOL_LIMIT,
+    ConditionalCoder,
+    FactorizedCoder,
+    ScaleTable,
+    quantize_pmf_to_cdf,
+)
+from cmfr_codec.entropy.conditional import TAIL_MASS
+from cmfr_codec.errors import ModelError
+
+Quantization = Literal["noise", "ste"]
+"""How ``forward`` quantises: additive uniform noise in [-0.5, 0.5), or rounding with the
+identity as its gradient (straight-through)."""
+
+LIKELIHOOD_BOUND = 1e-9
+"""Floor of every training likelihood (about 30 bits): keeps ``log`` finite early in training."""
+
+SUPPORT_LIMIT = 255
+"""Largest ``|value|`` a factorized table covers; mass beyond goes to the escape symbol."""
+
+
+def _lower_bound(inputs: torch.Tensor, bound: float) -> torch.Tensor:
+    """``max(inputs, bound)`` whose gradient still flows where it would raise ``inputs``.
+
+    A plain clamp has zero gradient below the bound, so a scale that falls below it would
+    stay stuck there; this one lets the optimiser pull it back up.
+    """
+    return _LowerBound.apply(inputs, bound)
+
+
+class _LowerBound(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs: torch.Tensor, bound: float) -> torch.Tensor:
+        ctx.save_for_backward(inputs)
+        ctx.bound = bound
+        return inputs.clamp_min(bound)
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (inputs,) = ctx.saved_tensors
+        passes = (inputs >= ctx.bound) | (gradient < 0)
+        return gradient * passes, None
+
+
+def _quantize(values: torch.Tensor, quantization: Quantization) -> torch.Tensor:
+    """Training-time stand-in for ``round(values)``."""
+    if quantization == "noise":
+        return values + torch.empty_like(values).uniform_(-0.5, 0.5)
+    if quantization == "ste":
+        # round(v) exactly (v - v.detach() is 0.0), with the gradient of v.
+        return torch.round(values).detach() + (values - values.detach())
+    raise ValueError(f"quantization must be 'noise' or 'ste', got {quantization!r}")
+
+
+def _integer_symbols(values: torch.Tensor) -> np.ndarray:
+    """``round(values)`` as an int32 numpy array, for the entropy coder.
+
+    Raises ValueError for non-finite values or ``|round(v)| >= SYMBOL_LIMIT``: the float to
+    integer cast would silently wrap them.
+    """
+    rounded = torch.round(values.detach())
+    if not bool(torch.isfinite(rounded).all()) or bool((rounded.abs() >= SYMBOL_LIMIT).any()):
+        raise ValueError(f"latent has non-finite values or values with |v| >= {SYMBOL_LIMIT}: a broken network")
+    return rounded.to(torch.int32).cpu().numpy()
+
+
+def _float32_numpy(values: torch.Tensor) -> np.ndarray:
+    return values.detach().to(torch.float32).cpu().numpy()
+
+
+def _check_single_frame(tensor: torch.Tensor, what: str) -> None:
+    if tensor.ndim != 4 or tensor.shape[0] != 1:
+        raise ValueError(f"{what} must have shape (1, C, H, W) for coding, got {tuple(tensor.shape)}")
+
+
+class FactorizedLatentCodec(nn.Module):
+    """Hyper-latent ``z`` under a learned, per-channel, fully factorized density.
+
+    The density is the "entropy bottleneck" of Balle et al. (2018): per channel, a monotone
+    cumulative ``c(x) = sigmoid(f(x))`` where ``f`` chains small matrices with
+    softplus-constrained (so positive) weights, biases, and ``x + tanh(a) * tanh(x)``
+    factors (``|tanh(a)| < 1`` keeps them increasing)::
+
+        x (1) --[W1 b1 a1]--> 3 --[W2 b2 a2]--> 3 --[W3 b3 a3]--> 3 --[W4 b4]--> 1 = f(x)
+
+    ``p(z_hat) = c(z_hat + 1/2) - c(z_hat - 1/2)``.
+
+    Coding quantises to ``round(z)`` with no median offset: ``z_hat`` is then an exact
+    integer tensor, identical on any machine, whereas a float offset would make the decoder's
+    ``z_hat`` depend on float arithmetic.  The hyperprior synthesis learns any shift it needs.
+
+    Coding uses only integer tables made by :meth:`update_tables` and kept as buffers, so
+    they travel in the state_dict (the weights file) and the decoder never rebuilds them
+    from floats.  Call it after training, before saving the weights to ship.
+    """
+
+    def __init__(self, channels: int, filters: tuple[int, ...] = (3, 3, 3), init_scale: float = 10.0,
+                 name: str = "z"):
+        super().__init__()
+        self.channels = channels
+        self.name = name
+        widths = (1, *filters, 1)
+        # Initialised so that f starts near x / init_scale: a broad, roughly logistic density.
+        layer_scale = init_scale ** (1 / (len(filters) + 1))
+        self.matrices = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.factors = nn.ParameterList()
+        for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            initial_weight = math.log(math.expm1(1 / layer_scale / fan_out))
+            self.matrices.append(nn.Parameter(torch.full((channels, fan_out, fan_in), initial_weight)))
+            self.biases.append(nn.Parameter(torch.empty(channels, fan_out, 1).uniform_(-0.5, 0.5)))
+            if layer < len(filters):
+                self.factors.append(nn.Parameter(torch.zeros(channels, fan_out, 1)))
+        # (C, longest): channel c's integer CDF is cdf_tables[c, :cdf_lengths[c]], zeros after it;
+        # cdf_offsets[c] is the value of its first symbol.  Empty until update_tables().
+        self.register_buffer("cdf_tables", torch.zeros(channels, 0, dtype=torch.int32))
+        self.register_buffer("cdf_lengths", torch.zeros(channels, dtype=torch.int32))
+        self.register_buffer("cdf_offsets", torch.zeros(channels, dtype=torch.int32))
+
+    def forward(self, z: torch.Tensor, quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
+        """``z`` (B, C, H, W) -> quantised ``z_hat`` and likelihoods in (0, 1], both (B, C, H, W)."""
+        z_hat = _quantize(z, quantization)
+        return z_hat, self.likelihoods(z_hat)
+
+    def likelihoods(self, z_hat: torch.Tensor) -> torch.Tensor:
+        """``c(z_hat + 1/2) - c(z_hat - 1/2)`` per element, bounded below by ``LIKELIHOOD_BOUND``.
+
+        Both cumulatives are taken on the side of the median where they are small (flipping
+        the sign of the logits), so the difference keeps its precision in the tails.
+        """
+        per_channel = z_hat.transpose(0, 1).reshape(self.channels, 1, -1)
+        probabilities = self._bin_probabilities(per_channel)
+        shaped = probabilities.reshape(z_hat.shape[1], z_hat.shape[0], *z_hat.shape[2:]).transpose(0, 1)
+        return _lower_bound(shaped, LIKELIHOOD_BOUND)
+
+    @torch.no_grad()
+    def update_tables(self) -> None:
+        """Build the integer CDF tables from the current density and store them as buffers.
+
+        Per channel, in float64: evaluate the density on every integer in
+        ``[-SUPPORT_LIMIT, SUPPORT_LIMIT]``, keep the narrowest range outside which each
+        side holds at most ``TAIL_MASS / 2`` (as for the conditional tables: a wider range
+        would spend at least one 16-bit quantum on each extra symbol, more than the tail it
+        would hold), give the tails to the escape symbol, and quantise to an integer CDF.
+        """
+        grid = torch.arange(-SUPPORT_LIMIT, SUPPORT_LIMIT + 1, dtype=torch.float64, device=self.cdf_tables.device)
+        per_channel = grid.expand(self.channels, 1, grid.numel())
+        probabilities = self._bin_probabilities(per_channel).reshape(self.channels, -1).cpu().numpy()
+        below = torch.sigmoid(self._cumulative_logits(per_channel - 0.5)).reshape(self.channels, -1).cpu().numpy()
+        above = torch.sigmoid(-self._cumulative_logits(per_channel + 0.5)).reshape(self.channels, -1).cpu().numpy()
+        cdfs, offsets = [], []
+        for channel in range(self.channels):
+            # below[v] = P(Z < v - 1/2) rises with v, above[v] = P(Z > v + 1/2) falls.
+            first = max(int(np.searchsorted(below[channel], TAIL_MASS / 2, side="right")) - 1, 0)
+            last = min(int(np.searchsorted(-above[channel], -TAIL_MASS / 2, side="left")), grid.numel() - 1)
+            tails = below[channel, first] + above[channel, last]
+            cdfs.append(quantize_pmf_to_cdf(np.append(probabilities[channel, first:last + 1], tails)))
+            offsets.append(first - SUPPORT_LIMIT)
+        longest = max(cdf.size for cdf in cdfs)
+        tables = np.zeros((self.channels, longest), dtype=np.int32)
+        for channel, cdf in enumerate(cdfs):
+            tables[channel, :cdf.size] = cdf
+        self.cdf_tables = torch.from_numpy(tables).to(self.cdf_tables.device)
+        self.cdf_lengths = torch.tensor([cdf.size for cdf in cdfs], dtype=torch.int32, device=self.cdf_tables.device)
+        self.cdf_offsets = torch.tensor(offsets, dtype=torch.int32, device=self.cdf_tables.device)
+
+    @torch.no_grad()
+    def compress(self, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
+        """``z`` (1, C, H, W) -> (``z_hat = round(z)``, ``{name: bytes}``)."""
+        _check_single_frame(z, "z")
+        symbols = _integer_symbols(z)[0]
+        data = self._coder().encode(symbols)
+        return torch.from_numpy(symbols).to(z)[None], {self.name: data}
+
+    @torch.no_grad()
+    def decompress(self, streams: dict[str, bytes], size: tuple[int, int]) -> torch.Tensor:
+        """The stream named ``name`` and the latent's ``(H, W)`` -> ``z_hat`` (1, C, H, W)."""
+        symbols = self._coder().decode(streams[self.name], (self.channels, *size))
+        return torch.from_numpy(symbols).to(self.matrices[0])[None]
+
+    def _coder(self) -> FactorizedCoder:
+        if self.cdf_tables.shape[1] == 0:
+            raise ModelError(f"the factorized latent '{self.name}' has no integer CDF tables: "
+                             "call update_tables() before saving weights used for coding")
+        tables = self.cdf_tables.cpu().numpy()
+        lengths = self.cdf_lengths.cpu().numpy()
+        return FactorizedCoder([tables[channel, :lengths[channel]] for channel in range(self.channels)],
+                               self.cdf_offsets.cpu().numpy())
+
+    def _cumulative_logits(self, values: torch.Tensor) -> torch.Tensor:
+        """``f(values)`` for ``values`` (C, 1, N), in the dtype of ``values``."""
+        logits = values
+        for layer, (matrix, bias) in enumerate(zip(self.matrices, self.biases, strict=True)):
+            logits = torch.matmul(F.softplus(matrix.to(values)), logits) + bias.to(values)
+            if layer < len(self.factors):
+                logits = logits + torch.tanh(self.factors[layer].to(values)) * torch.tanh(logits)
+        return logits
+
+    def _bin_probabilities(self, centres: torch.Tensor) -> torch.Tensor:
+        """Mass of ``[centre - 1/2, centre + 1/2]`` for ``centres`` (C, 1, N)."""
+        lower = self._cumulative_logits(centres - 0.5)
+        upper = self._cumulative_logits(centres + 0.5)
+        # Right of the median both sigmoids are near 1; negate the logits to work with 1 - c.
+        side = torch.where(lower + upper > 0, -1.0, 1.0).to(centres).detach()
+        return torch.abs(torch.sigmoid(side * upper) - torch.sigmoid(side * lower))
+
+    def _load_from_state_dict(self, state_dict: dict[str, torch.Tensor], prefix: str, *args, **kwargs) -> None:
+        # The tables' width is known only after update_tables(); resize before copying in.
+        key = prefix + "cdf_tables"
+        if key in state_dict:
+            self.cdf_tables = torch.zeros_like(state_dict[key], device=self.cdf_tables.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+@functools.cache
+def _conditional_coder(distribution: str) -> ConditionalCoder:
+    """One coder (and its 64 tables) per distribution, shared by every codec instance."""
+    return ConditionalCoder(distribution)
+
+
+class GaussianConditionalCodec(nn.Module):
+    """A latent coded given its per-element ``scales`` and ``means`` (from the caller's networks).
+
+    ::
+
+        y, means --round(y - means)--> symbols --ConditionalCoder--> bytes
+        scales --ScaleTable.index--> table indices (nearest table scale in log)
+        decoder: symbols + means = y_hat
+
+    ``distribution`` is ``"gaussian"`` (scale = standard deviation) or ``"laplace"`` (scale =
+    diversity).  Training likelihoods use ``max(scale, scale_bound)``; the default bound is
+    the smallest table scale, so the rate learned is the rate coded.
+
+    ``skip_below_index > 0`` leaves positions whose table index is below it out of the
+    stream (their scale is so small that they are nearly always 0 anyway); both sides
+    reconstruct them as ``y_hat = mean``.  It is part of the model config: encoder and
+    decoder must agree.  ``forward`` ignores it: those positions cost almost no bits.
+    """
+
+    def __init__(self, distribution: str = "gaussian", scale_bound: float = ScaleTable().minimum,
+                 skip_below_index: int = 0, name: str = "y"):
+        super().__init__()
+        if distribution not in ("gaussian", "laplace"):
+            raise ValueError(f"distribution must be 'gaussian' or 'laplace', got {distribution!r}")
+        self.distribution = distribution
+        self.scale_bound = scale_bound
+        self.skip_below_index = skip_below_index
+        self.name = name
+
+    def forward(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor,
+                quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
+        """-> ``y_hat`` (noise, or ``round(y - means) + means``) and likelihoods, all y's shape."""
+        centred = _quantize(y - means, quantization)
+        return centred + means, self.likelihoods(centred, scales)
+
+    def likelihoods(self, centred: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+        """Mass of ``[v - 1/2, v + 1/2]`` for ``v = y_hat - mean``, bounded below by ``LIKELIHOOD_BOUND``.
+
+        The distributions are symmetric, so the mass is taken at ``|v|`` in the upper tail,
+        where ``P(X > x)`` is computed without cancellation.
+        """
+        scales = _lower_bound(scales, self.scale_bound)
+        distance = centred.abs()
+        mass = self._upper_tail(distance - 0.5, scales) - self._upper_tail(distance + 0.5, scales)
+        return _lower_bound(mass, LIKELIHOOD_BOUND)
+
+    def _upper_tail(self, x: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+        """``P(X > x)`` for the zero-mean distribution at ``scales``."""
+        if self.distribution == "gaussian":
+            return 0.5 * torch.erfc(x / (scales * math.sqrt(2.0)))
+        decay = torch.exp(-x.abs() / scales)
+        return torch.where(x >= 0, 0.5 * decay, 1 - 0.5 * decay)
+
+    @torch.no_grad()
+    def compress(self, y: torch.Tensor, scales: torch.Tensor,
+                 means: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
+        """``y``, ``scales``, ``means`` (1, ...) -> (``y_hat``, ``{name: bytes}``)."""
+        if y.shape[0] != 1 or y.shape != scales.shape or y.shape != means.shape:
+            raise ValueError(f"y, scales and means must share one shape (1, ...), got "
+                             f"{tuple(y.shape)}, {tuple(scales.shape)}, {tuple(means.shape)}")
+        coder = _conditional_coder(self.distribution)
+        indices = coder.scale_table.index(_float32_numpy(scales))
+        symbols = _integer_symbols(y - means)
+        symbols[coder.skip_mask(indices, self.skip_below_index)] = 0
+        data = coder.encode(symbols, indices, self.skip_below_index)
+        return self._reconstruct(symbols, means), {self.name: data}
+
+    @torch.no_grad()
+    def decompress(self, streams: dict[str, bytes], scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """The stream named ``name`` and the encoder's ``scales``, ``means`` -> ``y_hat``."""
+        coder = _conditional_coder(self.distribution)
+        indices = coder.scale_table.index(_float32_numpy(scales))
+        symbols = coder.decode(streams[self.name], indices, self.skip_below_index)
+        return self._reconstruct(symbols, means)
+
+    @staticmethod
+    def _reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:
+        # One expression for both sides: int32 symbols -> float, plus the means.
+        return torch.from_numpy(symbols).to(means) + means
+
+
+GROUPS = 4
+STEPS = 4
+PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))
+"""Spatial phases (row, column inside each 2x2 block) in the order each group visits them:
+diagonal first, so a group's later phases have decoded neighbours on two sides."""
+
+
+def step_phase(group: int, step: int) -> tuple[int, int]:
+    """Which phase of its 2x2 blocks channel group ``group`` codes in ``step``."""
+    return PHASES[(group + step) % len(PHASES)]
+
+
+class QuadtreeContextCodec(nn.Module):
+    """``y`` coded in four steps over channel groups and 2x2 spatial phases (DCVC-DC's quadtree).
+
+    Channels split into 4 groups; each 2x2 block of pixels into 4 phases.  In step ``s``,
+    group ``g`` codes phase ``PHASES[(g + s) % 4]``, so every step codes each phase once
+    (in some group) and after 4 steps every (group, phase) pair is coded exactly once.
+    Step number at each position of a 2x2 block::
+
+        group 0   group 1   group 2   group 3
+         0 2       3 1       2 0       1 3
+         3 1       2 0       1 3       0 2
+
+    Each step's ``(scales, means)`` come from its own small network fed with the caller's
+    ``common_params`` (hyperprior and temporal prior, at y's resolution) and, from step 1
+    on, everything decoded so far (zeros elsewhere).  No mask channel: each step has its
+    own network and a fixed pattern of decoded positions, so a mask would be a constant::
+
+        common_params ----------------------------+-------------+------------ ...
+              |                                   |             |
+           net 0 -> (scale, mean) -> code step 0  |             |
+                                        |         v             |
+                                        +---> y_hat so far -> net 1 -> code step 1 ...
+
+    A step's subset is gathered into one ``(1, C, H/2, W/2)`` tensor (group g's channels
+    at its phase) and coded by a :class:`GaussianConditionalCodec` as stream
+    ``f"{name}{step}"``.  H and W of the latent must be even (the pipeline pads).
+    """
+
+    def __init__(self, channels: int, hyper_channels: int, hidden_channels: int | None = None,
+                 distribution: str = "gaussian", scale_bound: float = ScaleTable().minimum,
+                 skip_below_index: int = 0, name: str = "y"):
+        super().__init__()
+        if channels % GROUPS:
+            raise ValueError(f"channels must be a multiple of {GROUPS}, got {channels}")
+        self.channels = channels
+        self.name = name
+        hidden = hidden_channels or channels
+        self.parameter_networks = nn.ModuleList(
+            _parameter_network(hyper_channels + (channels if step else 0), hidden, 2 * channels)
+            for step in range(STEPS)
+        )
+        self.step_codecs = nn.ModuleList(
+            GaussianConditionalCodec(distribution, scale_bound, skip_below_index, name=f"{name}{step}")
+            for step in range(STEPS)
+        )
+
+    def forward(self, y: torch.Tensor, common_params: torch.Tensor,
+                quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
+        """``y`` (B, C, H, W), ``common_params`` (B, hyper, H, W) -> ``y_hat``, likelihoods (B, C, H, W)."""
+        self._check_shapes(y.shape, common_params)
+        y_hat = torch.zeros_like(y)
+        likelihoods = torch.ones_like(y)
+        for step, codec in enumerate(self.step_codecs):
+            scales, means = self._step_parameters(step, common_params, y_hat)
+            step_y_hat, step_likelihoods = codec(_gather(y, step), scales, means, quantization)
+            y_hat = _scatter(y_hat, step_y_hat, step)
+            likelihoods = _scatter(likelihoods, step_likelihoods, step)
+        return y_hat, likelihoods
+
+    @torch.no_grad()
+    def compress(self, y: torch.Tensor, common_params: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
+        """``y`` (1, C, H, W) -> (``y_hat``, streams ``{name}0`` .. ``{name}3``)."""
+        _check_single_frame(y, "y")
+        self._check_shapes(y.shape, common_params)
+        y_hat = torch.zeros_like(y)
+        streams: dict[str, bytes] = {}
+        for step, codec in enumerate(self.step_codecs):
+            scales, means = self._step_parameters(step, common_params, y_hat)
+            step_y_hat, step_streams = codec.compress(_gather(y, step), scales, means)
+            y_hat = _scatter(y_hat, step_y_hat, step)
+            streams.update(step_streams)
+        return y_hat, streams
+
+    @torch.no_grad()
+    def decompress(self, streams: dict[str, bytes], common_params: torch.Tensor) -> torch.Tensor:
+        """The four streams and the encoder's ``common_params`` -> ``y_hat`` (1, C, H, W)."""
+        _check_single_frame(common_params, "common_params")
+        _, _, height, width = common_params.shape
+        y_hat = common_params.new_zeros(1, self.channels, height, width)
+        self._check_shapes(y_hat.shape, common_params)
+        for step, codec in enumerate(self.step_codecs):
+            scales, means = self._step_parameters(step, common_params, y_hat)
+            y_hat = _scatter(y_hat, codec.decompress(streams, scales, means), step)
+        return y_hat
+
+    def _step_parameters(self, step: int, common_params: torch.Tensor,
+                         y_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scales, means) of step ``step``'s subset, each (B, C, H/2, W/2)."""
+        inputs = torch.cat([common_params, y_hat], dim=1) if step else common_params
+        scales, means = self.parameter_networks[step](inputs).chunk(2, dim=1)
+        return _gather(scales, step), _gather(means, step)
+
+    def _check_shapes(self, shape: torch.Size, common_params: torch.Tensor) -> None:
+        batch, channels, height, width = shape
+        if channels != self.channels or height % 2 or width % 2:
+            raise ValueError(f"y must have {self.channels} channels and even H and W, got {tuple(shape)}")
+        if common_params.shape[0] != batch or common_params.shape[2:] != shape[2:]:
+            raise ValueError(f"common_params {tuple(common_params.shape)} does not match y {tuple(shape)}")
+
+
+def _parameter_network(in_channels: int, hidden_channels: int, out_channels: int) -> nn.Sequential:
+    """One step's (scale, mean) predictor: 1x1 mixing, two depthwise 3x3 for a 5x5 view, 1x1 out."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, hidden_channels, 1),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, groups=hidden_channels),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, groups=hidden_channels),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(hidden_channels, out_channels, 1),
+    )
+
+
+def _gather(full: torch.Tensor, step: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H/2, W/2): each group's channels at its phase of ``step``."""
+    pieces = []
+    for index, group in enumerate(full.chunk(GROUPS, dim=1)):
+        row, column = step_phase(index, step)
+        pieces.append(group[:, :, row::2, column::2])
+    return torch.cat(pieces, dim=1)
+
+
+def _scatter(full: torch.Tensor, subset: torch.Tensor, step: int) -> torch.Tensor:
+    """A copy of ``full`` with ``subset`` (from :func:`_gather`'s layout) put back in place.
+
+    Out of place, so autograd keeps every earlier step's tensor intact.
+    """
+    updated = full.clone()
+    width = full.shape[1] // GROUPS
+    for index, values in enumerate(subset.chunk(GROUPS, dim=1)):
+        row, column = step_phase(index, step)
+        updated[:, index * width:(index + 1) * width, row::2, column::2] = values
+    return updated
