@@ -6,4 +6,8 @@ into bytes with constriction's ANS coder, ``cmfr_codec.metrics`` scores decoded 
 ``cmfr_codec.cli`` holds the click commands.  Networks live in ``cmfr_codec.models``.
 """
 
+from cmfr_codec.determinism import request_reproducible_blas
+
 __version__ = "0.1.0"
+
+request_reproducible_blas()

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.entropy import (
     SYMBOL_LIMIT,
     ConditionalCoder,
@@ -200,7 +201,7 @@ class FactorizedLatentCodec(nn.Module):
         self.cdf_lengths = torch.tensor([cdf.size for cdf in cdfs], dtype=torch.int32, device=self.cdf_tables.device)
         self.cdf_offsets = torch.tensor(offsets, dtype=torch.int32, device=self.cdf_tables.device)
 
-    @torch.no_grad()
+    @reproducible_inference()
     def compress(self, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
         """``z`` (1, C, H, W) -> (``z_hat = round(z)``, ``{name: bytes}``)."""
         _check_single_frame(z, "z")
@@ -208,7 +209,7 @@ class FactorizedLatentCodec(nn.Module):
         data = self._coder().encode(symbols)
         return torch.from_numpy(symbols).to(z)[None], {self.name: data}
 
-    @torch.no_grad()
+    @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], size: tuple[int, int]) -> torch.Tensor:
         """The stream named ``name`` and the latent's ``(H, W)`` -> ``z_hat`` (1, C, H, W)."""
         symbols = self._coder().decode(streams[self.name], (self.channels, *size))
@@ -307,7 +308,7 @@ class GaussianConditionalCodec(nn.Module):
         decay = torch.exp(-x.abs() / scales)
         return torch.where(x >= 0, 0.5 * decay, 1 - 0.5 * decay)
 
-    @torch.no_grad()
+    @reproducible_inference()
     def compress(self, y: torch.Tensor, scales: torch.Tensor,
                  means: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
         """``y``, ``scales``, ``means`` (1, ...) -> (``y_hat``, ``{name: bytes}``)."""
@@ -321,7 +322,7 @@ class GaussianConditionalCodec(nn.Module):
         data = coder.encode(symbols, indices, self.skip_below_index)
         return self._reconstruct(symbols, means), {self.name: data}
 
-    @torch.no_grad()
+    @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
         """The stream named ``name`` and the encoder's ``scales``, ``means`` -> ``y_hat``."""
         coder = _conditional_coder(self.distribution)
@@ -406,7 +407,7 @@ class QuadtreeContextCodec(nn.Module):
             likelihoods = _scatter(likelihoods, step_likelihoods, step)
         return y_hat, likelihoods
 
-    @torch.no_grad()
+    @reproducible_inference()
     def compress(self, y: torch.Tensor, common_params: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
         """``y`` (1, C, H, W) -> (``y_hat``, streams ``{name}0`` .. ``{name}3``)."""
         _check_single_frame(y, "y")
@@ -420,7 +421,7 @@ class QuadtreeContextCodec(nn.Module):
             streams.update(step_streams)
         return y_hat, streams
 
-    @torch.no_grad()
+    @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], common_params: torch.Tensor) -> torch.Tensor:
         """The four streams and the encoder's ``common_params`` -> ``y_hat`` (1, C, H, W)."""
         _check_single_frame(common_params, "common_params")

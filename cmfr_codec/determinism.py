@@ -1,0 +1,54 @@
+"""Network arithmetic that gives the same bits whatever the thread count.
+
+The decoder must rebuild exactly the floats the encoder had, since they choose entropy tables
+and become the next frame's reference.  On the CPU two things break that across processes with
+different thread counts (measured with torch 2.13 on x86-64):
+
+- oneDNN (mkldnn) convolutions: some shapes (1x1 convolutions among them) split their sums
+  differently with another thread count;
+- MKL's GEMM, which the non-oneDNN convolutions use, does so too unless its conditional
+  numerical reproducibility is set to a fixed code branch in strict mode.
+
+So coding runs with oneDNN off and ``MKL_CBWR=AVX2,STRICT``.  The variable must be set before
+MKL's first call, which is why :mod:`cmfr_codec` sets it on import (unless the user set it).
+On CUDA, cuDNN is kept to deterministic algorithms without autotuning.  docs/determinism.md
+says what this does and does not guarantee.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+MKL_REPRODUCIBLE_BRANCH = "AVX2,STRICT"
+
+
+def request_reproducible_blas() -> None:
+    """Ask MKL for thread-count-independent results (before its first call); a user's setting wins."""
+    os.environ.setdefault("MKL_CBWR", MKL_REPRODUCIBLE_BRANCH)
+
+
+@contextlib.contextmanager
+def _temporarily(settings: object, **values: bool) -> Iterator[None]:
+    previous = {name: getattr(settings, name) for name in values}
+    for name, value in values.items():
+        setattr(settings, name, value)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            setattr(settings, name, value)
+
+
+@contextlib.contextmanager
+def reproducible_inference() -> Iterator[None]:
+    """Inference (no autograd) on the code paths whose results do not depend on the thread count."""
+    import torch
+
+    with (
+        torch.no_grad(),
+        _temporarily(torch.backends.mkldnn, enabled=False),
+        _temporarily(torch.backends.cudnn, benchmark=False, deterministic=True),
+    ):
+        yield

@@ -1,0 +1,113 @@
+"""Model configs are data: strict JSON round trips, named presets, and the cost counter used to size them."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from cmfr_codec.errors import ModelError
+from cmfr_codec.models.complexity import count_macs, count_parameters
+from cmfr_codec.models.config import CMFR_BASE, CMFR_S, PRESETS, TINY, IntraConfig, ModelConfig, preset
+from cmfr_codec.models.intra import IntraCodec
+
+
+def test_a_config_survives_a_round_trip_through_a_dict():
+    assert ModelConfig.from_dict(CMFR_S.to_dict()) == CMFR_S
+
+
+def test_a_config_survives_a_round_trip_through_json_text():
+    text = json.dumps(CMFR_BASE.to_dict())
+    assert ModelConfig.from_dict(json.loads(text)) == CMFR_BASE
+
+
+def test_the_dict_holds_only_json_types():
+    plain = TINY.to_dict()
+    assert plain["intra"]["transform_channels"] == list(TINY.intra.transform_channels)
+    assert json.loads(json.dumps(plain)) == plain
+
+
+def test_an_unknown_top_level_key_is_rejected_by_name():
+    data = dict(TINY.to_dict(), inter={"channels": 8})
+    with pytest.raises(ValueError, match="^inter: unknown key"):
+        ModelConfig.from_dict(data)
+
+
+def test_an_unknown_nested_key_is_rejected_with_its_path():
+    data = TINY.to_dict()
+    data["intra"]["latent_chanels"] = 16
+    with pytest.raises(ValueError, match="^intra.latent_chanels: unknown key"):
+        ModelConfig.from_dict(data)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("latent_channels", "16"),
+    ("latent_channels", 16.0),
+    ("latent_channels", True),
+    ("distribution", 1),
+    ("transform_channels", [8, 12]),
+    ("unet_channels", [8, 8, "8"]),
+    ("transform_channels", 8),
+])
+def test_a_value_of_the_wrong_type_is_rejected_by_name(key, value):
+    data = TINY.to_dict()
+    data["intra"][key] = value
+    with pytest.raises(ValueError, match=f"^intra.{key}: expected"):
+        ModelConfig.from_dict(data)
+
+
+def test_a_missing_required_key_is_rejected_by_name():
+    data = TINY.to_dict()
+    del data["intra"]["hyper_channels"]
+    with pytest.raises(ValueError, match="^intra.hyper_channels: missing"):
+        ModelConfig.from_dict(data)
+
+
+def test_a_missing_key_with_a_default_takes_the_default():
+    data = TINY.intra.to_dict()
+    del data["skip_below_index"]
+    assert IntraConfig.from_dict(data).skip_below_index == 0
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("latent_channels", 18),
+    ("hyper_channels", 0),
+    ("unet_channels", (8, 0, 8)),
+    ("distribution", "cauchy"),
+    ("skip_below_index", -1),
+])
+def test_values_no_network_can_be_built_from_are_rejected_by_name(key, value):
+    with pytest.raises(ValueError, match=f"^{key}:"):
+        dataclasses.replace(TINY.intra, **{key: value})
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TINY.intra.latent_channels = 32
+
+
+@pytest.mark.parametrize("name", ["cmfr-s", "cmfr-base", "tiny"])
+def test_every_preset_is_found_by_its_name_and_builds_an_intra_codec(name):
+    config = preset(name)
+    assert config.name == name
+    assert count_parameters(IntraCodec(config.intra)) > 0
+
+
+def test_an_unknown_preset_name_lists_the_known_ones():
+    with pytest.raises(ModelError, match="cmfr-s, cmfr-base, tiny"):
+        preset("cmfr-xl")
+    assert set(PRESETS) == {"cmfr-s", "cmfr-base", "tiny"}
+
+
+def test_count_macs_counts_one_per_weight_per_output_pixel():
+    convolution = torch.nn.Conv2d(2, 3, kernel_size=3, padding=1)
+    assert count_macs(convolution, (torch.zeros(1, 2, 8, 8),)) == 8 * 8 * 3 * 2 * 3 * 3
+
+
+def test_count_macs_counts_a_depthwise_convolution_per_group():
+    convolution = torch.nn.Conv2d(4, 4, kernel_size=3, padding=1, groups=4)
+    assert count_macs(convolution, (torch.zeros(1, 4, 8, 8),)) == 8 * 8 * 4 * 3 * 3
+
+
+def test_count_parameters_counts_weights_and_biases():
+    assert count_parameters(torch.nn.Conv2d(2, 3, kernel_size=3)) == 3 * 2 * 3 * 3 + 3
