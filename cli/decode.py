@@ -9,6 +9,7 @@ import click
 from cmfr_codec.device import DEVICE_CHOICES
 
 from .paths import check_distinct, check_video_output
+from .summary import report_totals
 
 
 @click.command()
@@ -36,12 +37,18 @@ def decode(input_path: Path, output_path: Path, model: str | None, device: str) 
     """
     from cmfr_codec.bitstream import BitstreamReader
     from cmfr_codec.device import resolve_device
-    from cmfr_codec.weights import check_weights_match, load_codec
+    from cmfr_codec.pipeline import decode_video
+    from cmfr_codec.progress import CodingProgress
+    from cmfr_codec.weights import check_weights_match, load_model
 
     check_distinct(input_path, output_path)
     check_video_output(output_path)
     target = resolve_device(device)
     with BitstreamReader(input_path) as reader:
         reader.verify()
-        weights = check_weights_match(model or reader.header.model_name, reader.header.weights_digest)
-        load_codec(str(weights), target)
+        header = reader.header
+        weights = check_weights_match(model or header.model_name, header.weights_digest)
+        loaded = load_model(weights, target)
+        with CodingProgress("decoding", header.frame_count, float(header.fps)) as progress:
+            result = decode_video(reader, output_path, loaded, progress.update)
+    report_totals("decoded", result, header.width, header.height, header.fps, input_path)

@@ -8,6 +8,7 @@ import click
 
 from .options import DEFAULT_INTRA_PERIOD, DEFAULT_QUALITY, QUALITY_RANGE, input_selection, model_selection
 from .paths import check_distinct, check_video_output
+from .summary import report_totals
 
 
 @click.command()
@@ -61,11 +62,17 @@ def encode(
     """
     from cmfr_codec.device import resolve_device
     from cmfr_codec.io import open_video
-    from cmfr_codec.weights import load_codec
+    from cmfr_codec.pipeline import encode_video
+    from cmfr_codec.progress import CodingProgress
+    from cmfr_codec.weights import find_weights, load_model
 
     check_distinct(input_path, output_path, recon_path)
     if recon_path is not None:
         check_video_output(recon_path)
     target = resolve_device(device)
-    with open_video(input_path, size=size, fps=fps, skip=skip, frames=frames):
-        load_codec(model, target)
+    with open_video(input_path, size=size, fps=fps, skip=skip, frames=frames) as reader:
+        loaded = load_model(find_weights(model), target)
+        info = reader.info
+        with CodingProgress("encoding", info.frame_count, float(info.fps)) as progress:
+            result = encode_video(reader, output_path, loaded, quality_index, intra_period, recon_path, progress.update)
+    report_totals("encoded", result, info.width, info.height, info.fps, output_path)

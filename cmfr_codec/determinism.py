@@ -1,18 +1,18 @@
 """Network arithmetic that gives the same bits whatever the thread count.
 
 The decoder must rebuild exactly the floats the encoder had, since they choose entropy tables
-and become the next frame's reference.  On the CPU two things break that across processes with
-different thread counts (measured with torch 2.13 on x86-64):
+and become the next frame's reference.  On the CPU, convolutions split their sums differently
+with another thread count (measured with torch 2.13 on x86-64): oneDNN (mkldnn) convolutions of
+some shapes, MKL's GEMM under the non-oneDNN convolutions unless its conditional numerical
+reproducibility is pinned, and, even then, small convolutions (inputs of a few latent pixels,
+as in the hyper-latents of small frames) at 2 and at 8-16 threads.
 
-- oneDNN (mkldnn) convolutions: some shapes (1x1 convolutions among them) split their sums
-  differently with another thread count;
-- MKL's GEMM, which the non-oneDNN convolutions use, does so too unless its conditional
-  numerical reproducibility is set to a fixed code branch in strict mode.
-
-So coding runs with oneDNN off and ``MKL_CBWR=AVX2,STRICT``.  The variable must be set before
-MKL's first call, which is why :mod:`cmfr_codec` sets it on import (unless the user set it).
-On CUDA, cuDNN is kept to deterministic algorithms without autotuning.  docs/determinism.md
-says what this does and does not guarantee.
+So coding runs on one CPU thread, with oneDNN off and ``MKL_CBWR=AVX2,STRICT``: one thread makes
+the result independent of the caller's thread count; oneDNN off and the fixed MKL code branch
+keep it from depending on which JIT kernel or instruction-set branch a CPU would pick.  The
+variable must be set before MKL's first call, which is why :mod:`cmfr_codec` sets it on import
+(unless the user set it).  On CUDA, cuDNN is kept to deterministic algorithms without autotuning.
+docs/determinism.md says what this does and does not guarantee.
 """
 
 from __future__ import annotations
@@ -46,9 +46,14 @@ def reproducible_inference() -> Iterator[None]:
     """Inference (no autograd) on the code paths whose results do not depend on the thread count."""
     import torch
 
-    with (
-        torch.no_grad(),
-        _temporarily(torch.backends.mkldnn, enabled=False),
-        _temporarily(torch.backends.cudnn, benchmark=False, deterministic=True),
-    ):
-        yield
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with (
+            torch.no_grad(),
+            _temporarily(torch.backends.mkldnn, enabled=False),
+            _temporarily(torch.backends.cudnn, benchmark=False, deterministic=True),
+        ):
+            yield
+    finally:
+        torch.set_num_threads(threads)

@@ -27,6 +27,7 @@ class BitstreamError(CmfrError):
     """
 
     def __init__(self, message: str, frame: int | None = None):
+        self.detail = message
         self.frame = frame
         where = "header" if frame is None else f"frame {frame}"
         super().__init__(f"bitstream error ({where}): {message}")

@@ -1,24 +1,59 @@
-"""Finding a model's weights file and identifying it by digest.
+"""Weights files: finding them, identifying them by digest, saving and loading a model.
 
-A bitstream names the model it was made with and the SHA-256 digest of its weights file, so a
-decoder can refuse weights that would decode it to noise.  Models are looked up by name in the
-package's ``models/weights`` folder, or given as a path.
+A model is two files, ``NAME.intra.cmfrw`` and ``NAME.inter.cmfrw`` (each well under 16 MiB),
+written by :func:`save_weights`.  Each is a ``torch.save`` of plain data, read back with
+``weights_only=True`` so a weights file cannot run code::
+
+    {"format": "cmfr-weights", "version": 1, "part": "intra" | "inter",
+     "config": ModelConfig.to_dict(), "state_dict": {...}}
+
+A bitstream records the model's name and its digest, SHA-256 over the SHA-256 of the intra
+file followed by that of the inter file, so a decoder refuses weights that would decode it to
+noise.  Models are looked up by name in the package's ``models/weights`` folder, or given as
+a path to either file of the pair.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
+from cmfr_codec.atomic import AtomicOutput
 from cmfr_codec.errors import InputError, ModelError
 
 DEFAULT_MODEL = "cmfr-s"
 WEIGHTS_SUFFIX = ".cmfrw"
-PACKAGED_WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
+PARTS = ("intra", "inter")
+FORMAT_NAME = "cmfr-weights"
+FORMAT_VERSION = 1
 
 
-def weights_digest(path: str | Path) -> bytes:
-    """SHA-256 of a weights file, the identity a bitstream records."""
+@dataclass(frozen=True)
+class WeightsFiles:
+    """The two files of one model."""
+
+    intra: Path
+    inter: Path
+
+    @property
+    def digest(self) -> bytes:
+        """The model's identity as a bitstream records it."""
+        return hashlib.sha256(_file_digest(self.intra) + _file_digest(self.inter)).digest()
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to code: the network on its device, its name, and the digest of its files."""
+
+    codec: object
+    name: str
+    digest: bytes
+    device: str
+
+
+def _file_digest(path: Path) -> bytes:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -26,46 +61,110 @@ def weights_digest(path: str | Path) -> bytes:
     return digest.digest()
 
 
-def _packaged_weights_dir() -> Path:
-    # Installed, cmfr_codec.models lives inside the package; in a source checkout it is the top-level models/.
-    if PACKAGED_WEIGHTS_DIR.is_dir():
-        return PACKAGED_WEIGHTS_DIR
-    return Path(__file__).resolve().parent.parent / "models" / "weights"
+def installed_weights_dir() -> Path:
+    """Where installed models live: ``cmfr_codec/models/weights`` (``models/weights`` in a checkout)."""
+    import cmfr_codec.models
+
+    return Path(cmfr_codec.models.__file__).resolve().parent / "weights"
 
 
-def find_weights(model: str) -> Path:
-    """The weights file for ``--model``: an existing path, or a model name installed with the package."""
-    candidate = Path(model)
-    if candidate.suffix == WEIGHTS_SUFFIX or "/" in model or "\\" in model:
-        if not candidate.is_file():
-            raise InputError(f"no such weights file: {model}")
-        return candidate
-    installed = _packaged_weights_dir() / f"{model}{WEIGHTS_SUFFIX}"
-    if not installed.is_file():
+def _pair(path: Path) -> WeightsFiles:
+    name = path.name
+    for part in PARTS:
+        suffix = f".{part}{WEIGHTS_SUFFIX}"
+        if name.endswith(suffix):
+            stem = path.with_name(name[: -len(suffix)])
+            return WeightsFiles(*(Path(f"{stem}.{other}{WEIGHTS_SUFFIX}") for other in PARTS))
+    return WeightsFiles(*(Path(f"{path}.{part}{WEIGHTS_SUFFIX}") for part in PARTS))
+
+
+def find_weights(model: str) -> WeightsFiles:
+    """The weights files for ``--model``: an installed model name, or a path to either file of a pair
+    (or their common stem, ``path/NAME``)."""
+    looks_like_path = model.endswith(WEIGHTS_SUFFIX) or "/" in model or "\\" in model
+    if looks_like_path:
+        files = _pair(Path(model))
+        for path in (files.intra, files.inter):
+            if not path.is_file():
+                raise InputError(f"no such weights file: {path}")
+        return files
+    files = _pair(installed_weights_dir() / model)
+    if not (files.intra.is_file() and files.inter.is_file()):
+        known = sorted({path.name.split(".")[0] for path in installed_weights_dir().glob(f"*{WEIGHTS_SUFFIX}")})
         raise ModelError(
-            f"no model: no weights named {model!r} are installed (looked for {installed}); "
+            f"no model: no weights named {model!r} are installed (installed: {', '.join(known) or 'none'}); "
             f"pass --model PATH to a {WEIGHTS_SUFFIX} weights file"
         )
-    return installed
+    return files
 
 
-def load_codec(model: str, device: str):
-    """Load the named model onto ``device``.
+def save_weights(codec, stem: str | Path) -> WeightsFiles:
+    """Write ``codec`` (a :class:`CmfrCodec`) as ``STEM.intra.cmfrw`` and ``STEM.inter.cmfrw``.
 
-    This build ships the container, entropy coding, video I/O and metrics; the CMFR networks
-    are not part of it yet, so there is nothing to load weights into.
+    Call ``codec.update_tables()`` first: the integer CDF tables are part of the weights.
     """
-    path = find_weights(model)
-    raise ModelError(f"no model: this build has no CMFR networks to load {path} into")
+    import torch
+
+    files = _pair(Path(stem))
+    for part, path in zip(PARTS, (files.intra, files.inter), strict=True):
+        network = getattr(codec, part)
+        payload = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "part": part,
+            "config": codec.config.to_dict(),
+            "state_dict": {key: value.detach().cpu() for key, value in network.state_dict().items()},
+        }
+        with AtomicOutput(path) as output:
+            torch.save(payload, output.temporary_path)
+    return files
 
 
-def check_weights_match(model: str, expected_digest: bytes) -> Path:
-    """The weights file for ``model``, refused unless it is the one a bitstream was made with."""
-    path = find_weights(model)
-    actual = weights_digest(path)
+def _read_part(path: Path, part: str) -> dict:
+    import torch
+
+    try:
+        payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+        raise ModelError(f"cannot read weights file {path}: {error}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path} is not a cmfr weights file")
+    if payload.get("version") != FORMAT_VERSION:
+        raise ModelError(f"{path} has weights format version {payload.get('version')}; this build reads {FORMAT_VERSION}")
+    if payload.get("part") != part:
+        raise ModelError(f"{path} holds the {payload.get('part')} part, expected {part}")
+    return payload
+
+
+def load_model(files: WeightsFiles, device: str = "cpu") -> LoadedModel:
+    """Build the network the files describe, load its weights and move it to ``device``."""
+    from cmfr_codec.models.codec import CmfrCodec
+    from cmfr_codec.models.config import ModelConfig
+
+    intra, inter = _read_part(files.intra, "intra"), _read_part(files.inter, "inter")
+    if intra["config"] != inter["config"]:
+        raise ModelError(f"{files.intra} and {files.inter} belong to different models")
+    try:
+        config = ModelConfig.from_dict(intra["config"])
+    except ValueError as error:
+        raise ModelError(f"{files.intra}: unusable model config: {error}") from None
+    codec = CmfrCodec(config)
+    try:
+        codec.intra.load_state_dict(intra["state_dict"])
+        codec.inter.load_state_dict(inter["state_dict"])
+    except RuntimeError as error:
+        raise ModelError(f"{files.intra}: weights do not fit the model they describe: {error}") from None
+    codec.to(device).eval()
+    return LoadedModel(codec=codec, name=config.name, digest=files.digest, device=device)
+
+
+def check_weights_match(model: str, expected_digest: bytes) -> WeightsFiles:
+    """The weights files for ``model``, refused unless they are the ones a bitstream was made with."""
+    files = find_weights(model)
+    actual = files.digest
     if actual != expected_digest:
         raise ModelError(
             f"wrong model: the bitstream was made with weights {expected_digest.hex()[:16]}..., "
-            f"but {path} has digest {actual.hex()[:16]}..."
+            f"but {files.intra.parent / files.intra.name.split('.')[0]} has digest {actual.hex()[:16]}..."
         )
-    return path
+    return files

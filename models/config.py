@@ -3,16 +3,20 @@
 A weights file stores the config it was trained with next to the state_dict, so a decoder
 rebuilds exactly that network from the file alone::
 
-    ModelConfig --to_dict()--> {"name": ..., "intra": {...}} --json--> weights file
+    ModelConfig --to_dict()--> {"name": ..., "intra": {...}, "inter": {...}} --json--> weights file
     weights file --json--> dict --ModelConfig.from_dict()--> ModelConfig --> IntraCodec(config.intra)
+                                                                          --> InterCodec(config.inter)
 
 ``from_dict`` is strict: an unknown key, a missing key without a default, or a value of the
 wrong type raises ValueError naming the key (``intra.latent_channels``), because a silently
 ignored or coerced field would build a different network than the one the weights belong to.
 
 Presets are the configurations the project ships or tests with: :data:`CMFR_S` (the default,
-sized for modest compute), :data:`CMFR_BASE` (DCVC-DC-like intra sizes) and :data:`TINY`
+sized for modest compute), :data:`CMFR_BASE` (DCVC-DC-like sizes) and :data:`TINY`
 (a few channels, for fast tests).  :func:`preset` looks them up by name.
+
+The sizes quoted next to the presets are measured with :mod:`cmfr_codec.models.complexity` on a
+1080p frame (half resolution padded to 544x960); ``docs/models.md`` gives the commands.
 """
 
 from __future__ import annotations
@@ -75,15 +79,24 @@ def _from_plain(cls: type[ConfigT], data: Any, prefix: str) -> ConfigT:
 
 
 def _checked_value(value: Any, expected: Any, key: str) -> Any:
-    """``value`` converted to the field type ``expected`` (int, str, tuple[int, ...] or a config)."""
+    """``value`` converted to the field type ``expected`` (int, bool, str, a tuple or a config).
+
+    Tuples are fixed-length (``tuple[int, int, int]``) or variable-length (``tuple[int, ...]``);
+    JSON gives them as lists.  A bool field takes only ``true``/``false``, never 0 or 1.
+    """
     if isinstance(expected, type) and issubclass(expected, _Config):
         return _from_plain(expected, value, prefix=key + ".")
     if typing.get_origin(expected) is tuple:
         item_types = typing.get_args(expected)
+        if len(item_types) == 2 and item_types[1] is Ellipsis:
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{key}: expected a list of values, got {value!r}")
+            item_types = (item_types[0],) * len(value)
         if not isinstance(value, list | tuple) or len(value) != len(item_types):
             raise ValueError(f"{key}: expected a list of {len(item_types)} values, got {value!r}")
         return tuple(_checked_value(item, item_type, key) for item, item_type in zip(value, item_types, strict=True))
-    # bool is an int subclass; True as a channel count is a mistake, not a 1.
+    # bool is an int subclass; True as a channel count is a mistake, not a 1.  (The other way
+    # round needs no rule: 1 is not an instance of bool.)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ValueError(f"{key}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
     return value
@@ -135,11 +148,93 @@ class IntraConfig(_Config):
 
 
 @dataclass(frozen=True)
+class InterConfig(_Config):
+    """Sizes and switches of the inter (P-frame) codec, :class:`cmfr_codec.models.inter.InterCodec`.
+
+    Resolutions below are relative to the half-resolution 6-channel frame (1 = half of luma)::
+
+        SpyNet (flow_levels, flow_channels per level)                        flow (2, 1)
+        flow -motion encoder (motion_transform_channels, /2 /4 /8)-> motion latent (motion_latent_channels, 1/8)
+             -motion hyper (motion_hyper_channels, 1/32)
+        motion decoder -> flow (2, 1) and motion feature (motion_feature_channels, 1)
+        Motion Refiner (refiner_channels)                                     [motion_refiner]
+        reference feature (feature_channels, 1) -> contexts C1, C2, C3 (context_channels at 1, 1/2, 1/4);
+            C1 aligned with alignment_groups offset groups
+        feature residual, mask (feature_channels, 1)                          [feature_residual]
+        contextual encoder/decoder (transform_channels at 1, 1/2, 1/4), SFF   [sff]
+            -> latent (latent_channels, 1/8), hyper (hyper_channels, 1/32)
+        frame generation UNet (unet_channels) -> x_hat (6, 1)
+
+    ``blocks_per_stage`` DepthwiseBlocks follow every transform stage and fill every UNet level.
+    The three bools are the CMFR methods (architecture section 1); each off gives the DCVC-DC-style
+    baseline for that part, and its networks are then not built at all.  ``distribution`` and
+    ``skip_below_index`` apply to both quadtree-coded latents (motion and frame).
+    """
+
+    feature_channels: int
+    flow_levels: int
+    flow_channels: tuple[int, ...]
+    motion_transform_channels: int
+    motion_latent_channels: int
+    motion_hyper_channels: int
+    motion_feature_channels: int
+    refiner_channels: int
+    context_channels: tuple[int, int, int]
+    transform_channels: tuple[int, int, int]
+    latent_channels: int
+    hyper_channels: int
+    unet_channels: tuple[int, int, int]
+    blocks_per_stage: int = 1
+    alignment_groups: int = 4
+    feature_residual: bool = True
+    sff: bool = True
+    motion_refiner: bool = True
+    distribution: str = "gaussian"
+    skip_below_index: int = 0
+
+    def __post_init__(self) -> None:
+        counts = {
+            name: value if isinstance(value, tuple) else (value,)
+            for name, value in (
+                ("feature_channels", self.feature_channels),
+                ("flow_levels", self.flow_levels),
+                ("flow_channels", self.flow_channels),
+                ("motion_transform_channels", self.motion_transform_channels),
+                ("motion_latent_channels", self.motion_latent_channels),
+                ("motion_hyper_channels", self.motion_hyper_channels),
+                ("motion_feature_channels", self.motion_feature_channels),
+                ("refiner_channels", self.refiner_channels),
+                ("context_channels", self.context_channels),
+                ("transform_channels", self.transform_channels),
+                ("latent_channels", self.latent_channels),
+                ("hyper_channels", self.hyper_channels),
+                ("unet_channels", self.unet_channels),
+                ("blocks_per_stage", self.blocks_per_stage),
+                ("alignment_groups", self.alignment_groups),
+            )
+        }
+        for name, values in counts.items():
+            if not values or any(value < 1 for value in values):
+                raise ValueError(f"{name}: must be positive, got {getattr(self, name)!r}")
+        for name in ("latent_channels", "motion_latent_channels"):
+            if getattr(self, name) % LATENT_GROUPS:
+                raise ValueError(f"{name}: must be a multiple of {LATENT_GROUPS}, got {getattr(self, name)}")
+        if self.context_channels[0] % self.alignment_groups:
+            raise ValueError(f"context_channels: the first ({self.context_channels[0]}) must be divisible by "
+                             f"alignment_groups ({self.alignment_groups})")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"distribution: must be one of {', '.join(DISTRIBUTIONS)}, got {self.distribution!r}")
+        if self.skip_below_index < 0:
+            raise ValueError(f"skip_below_index: must be >= 0, got {self.skip_below_index}")
+
+
+@dataclass(frozen=True)
 class ModelConfig(_Config):
     """A whole model: the ``name`` a bitstream records, and the config of each network."""
 
     name: str
     intra: IntraConfig
+    inter: InterConfig
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -156,8 +251,26 @@ CMFR_S = ModelConfig(
         unet_channels=(16, 24, 32),
         blocks_per_stage=1,
     ),
+    inter=InterConfig(
+        feature_channels=16,
+        flow_levels=4,
+        flow_channels=(32, 64, 32, 16),
+        motion_transform_channels=32,
+        motion_latent_channels=48,
+        motion_hyper_channels=24,
+        motion_feature_channels=16,
+        refiner_channels=16,
+        context_channels=(24, 32, 48),
+        transform_channels=(24, 48, 56),
+        latent_channels=64,
+        hyper_channels=32,
+        unet_channels=(24, 32, 48),
+        blocks_per_stage=1,
+    ),
 )
-"""The shipped default: 1.4 M parameters and 29 GMAC per 1080p intra frame (measured)."""
+"""The shipped default.  Intra: 1.4 M parameters, 29 GMAC per 1080p I-frame.  Inter: 2.6 M parameters,
+165 GMAC to encode a 1080p P-frame (32 of them in SpyNet, encoder only) and 103 GMAC to decode it
+(measured; 4.0 M parameters in all)."""
 
 CMFR_BASE = ModelConfig(
     name="cmfr-base",
@@ -169,8 +282,25 @@ CMFR_BASE = ModelConfig(
         unet_channels=(48, 96, 128),
         blocks_per_stage=2,
     ),
+    inter=InterConfig(
+        feature_channels=48,
+        flow_levels=5,
+        flow_channels=(32, 64, 32, 16),
+        motion_transform_channels=64,
+        motion_latent_channels=64,
+        motion_hyper_channels=64,
+        motion_feature_channels=32,
+        refiner_channels=32,
+        context_channels=(48, 64, 96),
+        transform_channels=(64, 128, 192),
+        latent_channels=128,
+        hyper_channels=128,
+        unet_channels=(64, 96, 128),
+        blocks_per_stage=2,
+    ),
 )
-"""Paper-sized: DCVC-DC-like intra channel counts; 16 M parameters and 480 GMAC per 1080p intra frame."""
+"""Paper-sized, DCVC-DC-like channel counts.  Intra: 16 M parameters, 480 GMAC per 1080p I-frame.
+Inter: 18 M parameters, 1085 GMAC to encode a 1080p P-frame (32 in SpyNet) and 790 GMAC to decode it."""
 
 TINY = ModelConfig(
     name="tiny",
@@ -179,6 +309,22 @@ TINY = ModelConfig(
         latent_channels=16,
         hyper_channels=8,
         feature_channels=8,
+        unet_channels=(8, 8, 8),
+        blocks_per_stage=1,
+    ),
+    inter=InterConfig(
+        feature_channels=8,
+        flow_levels=3,
+        flow_channels=(8, 8),
+        motion_transform_channels=8,
+        motion_latent_channels=16,
+        motion_hyper_channels=4,
+        motion_feature_channels=4,
+        refiner_channels=8,
+        context_channels=(8, 8, 8),
+        transform_channels=(8, 8, 16),
+        latent_channels=16,
+        hyper_channels=8,
         unet_channels=(8, 8, 8),
         blocks_per_stage=1,
     ),

@@ -42,3 +42,26 @@ def write_raw_yuv(path: Path, frames: list[YuvFrame]) -> Path:
         for frame in frames:
             handle.write(frame.to_bytes())
     return path
+
+
+def scaled_example_frames(count: int, width: int, height: int) -> list[YuvFrame]:
+    """The first ``count`` frames of the example clip scaled to ``height`` rows (aspect kept), centre-cropped to ``width``."""
+    import av
+
+    frames = []
+    with av.open(str(EXAMPLE_CLIP)) as container:
+        for decoded in container.decode(video=0):
+            scaled_width = 2 * round(decoded.width * height / decoded.height / 2)
+            planes = decoded.reformat(width=scaled_width, height=height, format="yuv420p").to_ndarray()
+            left = (scaled_width - width) // 4 * 2
+            chroma = planes[height:].reshape(2, height // 2, scaled_width // 2)
+            frames.append(
+                YuvFrame(
+                    y=np.ascontiguousarray(planes[:height, left : left + width]),
+                    u=np.ascontiguousarray(chroma[0, :, left // 2 : (left + width) // 2]),
+                    v=np.ascontiguousarray(chroma[1, :, left // 2 : (left + width) // 2]),
+                )
+            )
+            if len(frames) == count:
+                break
+    return frames

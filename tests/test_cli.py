@@ -163,14 +163,17 @@ def test_decode_of_file_with_one_flipped_byte_names_the_frame(run_cmfr, tmp_path
 
 
 def test_decode_with_weights_of_another_digest_names_both(run_cmfr, tmp_path):
+    from cmfr_codec.weights import find_weights
+
     stream = _written_container(tmp_path / "good.bin")
-    other = tmp_path / "other.cmfrw"
-    other.write_bytes(b"other weights")
-    result = run_cmfr("decode", stream, tmp_path / "out.y4m", "--model", other)
+    (tmp_path / "other.intra.cmfrw").write_bytes(b"other intra weights")
+    (tmp_path / "other.inter.cmfrw").write_bytes(b"other inter weights")
+    other_digest = find_weights(str(tmp_path / "other.intra.cmfrw")).digest
+    result = run_cmfr("decode", stream, tmp_path / "out.y4m", "--model", tmp_path / "other.intra.cmfrw")
     assert result.exit_code == 1
     line = _one_red_line(result)
     assert hashlib.sha256(b"weights").hexdigest()[:16] in line
-    assert hashlib.sha256(b"other weights").hexdigest()[:16] in line
+    assert other_digest.hex()[:16] in line
 
 
 def test_decode_to_unknown_extension_is_refused_before_work(run_cmfr, tmp_path):

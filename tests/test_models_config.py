@@ -8,7 +8,17 @@ import torch
 
 from cmfr_codec.errors import ModelError
 from cmfr_codec.models.complexity import count_macs, count_parameters
-from cmfr_codec.models.config import CMFR_BASE, CMFR_S, PRESETS, TINY, IntraConfig, ModelConfig, preset
+from cmfr_codec.models.config import (
+    CMFR_BASE,
+    CMFR_S,
+    PRESETS,
+    TINY,
+    InterConfig,
+    IntraConfig,
+    ModelConfig,
+    preset,
+)
+from cmfr_codec.models.inter import InterCodec
 from cmfr_codec.models.intra import IntraCodec
 
 
@@ -24,12 +34,21 @@ def test_a_config_survives_a_round_trip_through_json_text():
 def test_the_dict_holds_only_json_types():
     plain = TINY.to_dict()
     assert plain["intra"]["transform_channels"] == list(TINY.intra.transform_channels)
+    assert plain["inter"]["flow_channels"] == list(TINY.inter.flow_channels)
+    assert plain["inter"]["feature_residual"] is True
     assert json.loads(json.dumps(plain)) == plain
 
 
 def test_an_unknown_top_level_key_is_rejected_by_name():
-    data = dict(TINY.to_dict(), inter={"channels": 8})
-    with pytest.raises(ValueError, match="^inter: unknown key"):
+    data = dict(TINY.to_dict(), bidirectional={"channels": 8})
+    with pytest.raises(ValueError, match="^bidirectional: unknown key"):
+        ModelConfig.from_dict(data)
+
+
+def test_a_model_config_without_its_inter_part_is_rejected():
+    data = TINY.to_dict()
+    del data["inter"]
+    with pytest.raises(ValueError, match="^inter: missing"):
         ModelConfig.from_dict(data)
 
 
@@ -54,6 +73,28 @@ def test_a_value_of_the_wrong_type_is_rejected_by_name(key, value):
     data["intra"][key] = value
     with pytest.raises(ValueError, match=f"^intra.{key}: expected"):
         ModelConfig.from_dict(data)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("feature_residual", 1),
+    ("sff", "true"),
+    ("motion_refiner", None),
+    ("flow_channels", 16),
+    ("flow_channels", [16, 16.0]),
+    ("context_channels", [8, 8]),
+    ("latent_channels", False),
+])
+def test_an_inter_value_of_the_wrong_type_is_rejected_by_name(key, value):
+    data = TINY.to_dict()
+    data["inter"][key] = value
+    with pytest.raises(ValueError, match=f"^inter.{key}: expected"):
+        ModelConfig.from_dict(data)
+
+
+def test_the_cmfr_switches_round_trip_as_json_booleans_and_flow_widths_take_any_length():
+    config = dataclasses.replace(TINY.inter, feature_residual=False, sff=False, motion_refiner=False,
+                                 flow_channels=(8, 8, 8, 4, 4))
+    assert InterConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_a_missing_required_key_is_rejected_by_name():
@@ -81,16 +122,38 @@ def test_values_no_network_can_be_built_from_are_rejected_by_name(key, value):
         dataclasses.replace(TINY.intra, **{key: value})
 
 
+@pytest.mark.parametrize(("key", "value"), [
+    ("latent_channels", 18),
+    ("motion_latent_channels", 6),
+    ("flow_channels", ()),
+    ("flow_levels", 0),
+    ("transform_channels", (8, 0, 8)),
+    ("alignment_groups", 3),
+    ("distribution", "cauchy"),
+    ("skip_below_index", -1),
+])
+def test_inter_values_no_network_can_be_built_from_are_rejected_by_name(key, value):
+    field = "context_channels" if key == "alignment_groups" else key
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        dataclasses.replace(TINY.inter, **{key: value})
+
+
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TINY.intra.latent_channels = 32
 
 
 @pytest.mark.parametrize("name", ["cmfr-s", "cmfr-base", "tiny"])
-def test_every_preset_is_found_by_its_name_and_builds_an_intra_codec(name):
+def test_every_preset_is_found_by_its_name_and_builds_an_intra_and_an_inter_codec(name):
     config = preset(name)
     assert config.name == name
     assert count_parameters(IntraCodec(config.intra)) > 0
+    assert count_parameters(InterCodec(config.inter)) > 0
+
+
+def test_the_shipped_default_fits_about_four_million_parameters_in_one_weights_file():
+    total = count_parameters(IntraCodec(CMFR_S.intra)) + count_parameters(InterCodec(CMFR_S.inter))
+    assert total <= 4.05e6
 
 
 def test_an_unknown_preset_name_lists_the_known_ones():

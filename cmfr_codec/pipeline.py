@@ -1,0 +1,187 @@
+"""Encoder and decoder pipelines: video frames <-> container records, one frame at a time.
+
+::
+
+    reader --YuvFrame--> SequenceEncoder --FrameRecord--> BitstreamWriter
+                               | reconstruction (what the decoder will output) --> --recon writer
+    BitstreamReader --FrameRecord--> SequenceDecoder --YuvFrame--> video writer
+
+Only the current frame and the decoded picture buffer are in memory, so memory does not grow
+with the sequence length.  Frames are padded once (replicate) to the model's grid on the way in
+and cropped back on the way out.  The encoder's reconstruction is computed from exactly the
+latents the decoder will see, so ``cmfr decode`` reproduces ``--recon`` bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from cmfr_codec.bitstream import BitstreamReader, BitstreamWriter, FrameRecord, FrameType, SequenceHeader
+from cmfr_codec.errors import BitstreamError, InputError
+from cmfr_codec.io import VideoReader, create_video_writer
+from cmfr_codec.io.frames import VideoInfo, YuvFrame
+from cmfr_codec.models.codec import PADDING_MULTIPLE
+from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.layers import pad_to_multiple, tensor_to_yuv420, yuv420_to_tensor
+from cmfr_codec.weights import LoadedModel
+
+FrameCallback = Callable[["FrameReport"], None]
+
+
+@dataclass(frozen=True)
+class FrameReport:
+    """What a progress display needs after each frame."""
+
+    number: int
+    frame_type: FrameType
+    record_bytes: int
+    total_bytes: int
+
+
+def is_intra(number: int, intra_period: int) -> bool:
+    """Frame 0 is always intra; then every ``intra_period``-th frame (never, for 0)."""
+    return number == 0 or (intra_period > 0 and number % intra_period == 0)
+
+
+def frame_to_tensor(frame: YuvFrame, device: str) -> torch.Tensor:
+    """The frame as the model's padded half-resolution 6-channel tensor."""
+    padded, _ = pad_to_multiple(yuv420_to_tensor(frame.y, frame.u, frame.v).to(device), PADDING_MULTIPLE)
+    return padded
+
+
+def tensor_to_frame(x_hat: torch.Tensor, width: int, height: int) -> YuvFrame:
+    """The decoder's output frame: rounded to 8 bits and cropped to the sequence size."""
+    return YuvFrame(*tensor_to_yuv420(x_hat.cpu(), height, width))
+
+
+class SequenceEncoder:
+    """Codes the frames of one sequence in order, keeping the decoder's picture buffer."""
+
+    def __init__(self, model: LoadedModel, quality_index: int, intra_period: int):
+        self.model = model
+        self.quality_index = quality_index
+        self.intra_period = intra_period
+        self._buffer: DecodedPictureBuffer | None = None
+        self._count = 0
+
+    def encode(self, frame: YuvFrame) -> tuple[FrameRecord, YuvFrame]:
+        """One frame -> its record and the reconstruction the decoder will produce."""
+        codec = self.model.codec
+        x = frame_to_tensor(frame, self.model.device)
+        if is_intra(self._count, self.intra_period):
+            decoded, streams = codec.intra.compress(x, self.quality_index)
+            self._buffer = DecodedPictureBuffer(frame=decoded.x_hat)
+            frame_type = FrameType.INTRA
+        else:
+            decoded, streams = codec.inter.compress(x, self._buffer, self.quality_index)
+            self._buffer = decoded.dpb
+            frame_type = FrameType.PREDICTED
+        self._count += 1
+        record = FrameRecord(frame_type, self.quality_index, streams)
+        return record, tensor_to_frame(decoded.x_hat, frame.width, frame.height)
+
+
+class SequenceDecoder:
+    """Decodes the records of one sequence in order, keeping the picture buffer."""
+
+    def __init__(self, model: LoadedModel, header: SequenceHeader):
+        self.model = model
+        self.width, self.height = header.width, header.height
+        self._grid = tuple(-(-((size + 1) // 2) // PADDING_MULTIPLE) * PADDING_MULTIPLE
+                           for size in (header.height, header.width))
+        self._buffer: DecodedPictureBuffer | None = None
+
+    def decode(self, number: int, record: FrameRecord) -> YuvFrame:
+        """One record -> its frame; malformed coded data raises :class:`BitstreamError` naming the frame."""
+        codec = self.model.codec
+        try:
+            if record.frame_type is FrameType.INTRA:
+                decoded = codec.intra.decompress(record.substreams, record.quality_index, *self._grid)
+                self._buffer = DecodedPictureBuffer(frame=decoded.x_hat)
+            else:
+                if self._buffer is None:
+                    raise BitstreamError("a P-frame before any I-frame", frame=number)
+                decoded = codec.inter.decompress(record.substreams, self._buffer, record.quality_index)
+                self._buffer = decoded.dpb
+        except BitstreamError as error:
+            raise BitstreamError(error.detail, frame=number) from None
+        except KeyError as error:
+            raise BitstreamError(f"sub-stream {error} is missing", frame=number) from None
+        return tensor_to_frame(decoded.x_hat, self.width, self.height)
+
+
+@dataclass(frozen=True)
+class CodingResult:
+    """Totals of one encode or decode run."""
+
+    frames: int
+    file_bytes: int
+
+
+def encode_video(
+    reader: VideoReader,
+    output_path: Path,
+    model: LoadedModel,
+    quality_index: int,
+    intra_period: int,
+    recon_path: Path | None = None,
+    on_frame: FrameCallback | None = None,
+) -> CodingResult:
+    """Encode every frame ``reader`` yields into ``output_path`` (and the reconstruction into ``recon_path``)."""
+    info = reader.info
+    header = SequenceHeader(
+        model_name=model.name,
+        weights_digest=model.digest,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        frame_count=info.frame_count or 0,
+        quality_index=quality_index,
+        intra_period=intra_period,
+    )
+    encoder = SequenceEncoder(model, quality_index, intra_period)
+    recon = create_video_writer(recon_path, info) if recon_path is not None else None
+    frames = 0
+    try:
+        with BitstreamWriter(output_path, header) as writer:
+            for frame in reader:
+                record, reconstruction = encoder.encode(frame)
+                record_bytes = writer.write_frame(record)
+                if recon is not None:
+                    recon.write(reconstruction)
+                if on_frame is not None:
+                    on_frame(FrameReport(frames, record.frame_type, record_bytes, writer.bytes_written))
+                frames += 1
+            if frames == 0:
+                raise InputError(f"{reader.path} has no frames to encode")
+        if recon is not None:
+            recon.close()
+    except BaseException:
+        if recon is not None:
+            recon.abort()
+        raise
+    return CodingResult(frames=frames, file_bytes=output_path.stat().st_size)
+
+
+def decode_video(
+    reader: BitstreamReader,
+    output_path: Path,
+    model: LoadedModel,
+    on_frame: FrameCallback | None = None,
+) -> CodingResult:
+    """Decode every record of ``reader`` into the video file ``output_path``."""
+    header = reader.header
+    decoder = SequenceDecoder(model, header)
+    info = VideoInfo(header.width, header.height, header.fps, header.frame_count)
+    total = reader.header_bytes
+    with create_video_writer(output_path, info) as writer:
+        for number, record in enumerate(reader):
+            writer.write(decoder.decode(number, record))
+            if on_frame is not None:
+                total += record.payload_bytes
+                on_frame(FrameReport(number, record.frame_type, record.payload_bytes, total))
+    return CodingResult(frames=header.frame_count, file_bytes=reader.file_size)

@@ -1,0 +1,41 @@
+"""The rate-distortion objective: ``loss = lambda * D + R``.
+
+D is the MSE on [0, 1] of the 6-channel YUV 4:2:0 tensors, weighted 6:1:1 like the PSNR-YUV
+the codec is judged by (the four luma phases together count six times each chroma plane); R is
+bits per luma pixel.  One model covers 64 quality indices: the four anchor lambdas sit at
+indices 0, 21, 42 and 63 (the anchors of :class:`~cmfr_codec.models.quality.QualityScales`)
+and indices between them get log-linearly interpolated lambdas.  The anchor values are
+DCVC-DC's published PSNR lambdas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+LAMBDA_ANCHORS = (85.0, 170.0, 380.0, 840.0)
+ANCHOR_INDICES = (0, 21, 42, 63)
+
+
+def lambda_for(quality_index: float) -> float:
+    """The rate-distortion trade-off trained at ``quality_index`` (0..63)."""
+    if not 0 <= quality_index <= ANCHOR_INDICES[-1]:
+        raise ValueError(f"quality index must be 0..{ANCHOR_INDICES[-1]}, got {quality_index}")
+    for (low, high), (low_lambda, high_lambda) in zip(
+        zip(ANCHOR_INDICES, ANCHOR_INDICES[1:], strict=False),
+        zip(LAMBDA_ANCHORS, LAMBDA_ANCHORS[1:], strict=False),
+        strict=True,
+    ):
+        if quality_index <= high:
+            fraction = (quality_index - low) / (high - low)
+            return math.exp(math.log(low_lambda) + fraction * (math.log(high_lambda) - math.log(low_lambda)))
+    raise AssertionError("unreachable: the index is within the anchors")
+
+
+def yuv_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """MSE of (B, 6, h, w) YUV tensors with luma weighted 6, each chroma plane 1."""
+    luma = (x_hat[:, :4] - x[:, :4]).pow(2).mean()
+    chroma_u = (x_hat[:, 4] - x[:, 4]).pow(2).mean()
+    chroma_v = (x_hat[:, 5] - x[:, 5]).pow(2).mean()
+    return (6 * luma + chroma_u + chroma_v) / 8

@@ -1,0 +1,388 @@
+"""The inter (P-frame) codec: DCVC-DC-style conditional coding with the three CMFR methods.
+
+Every tensor lives on the padded half-resolution grid (h, w multiples of ``PADDING_MULTIPLE``):
+the caller pads a sequence once and keeps the decoded picture buffer (DPB) on that grid, so
+this module never pads or crops.  Sizes below are relative to that grid::
+
+    x_t, dpb.frame --SpyNetFlow--> flow v (2, 1)                                   (encoder only)
+    v, motion context --motion encoder (/8)--> motion latent
+        --TemporalHyperpriorCodec (prior: dpb.motion_latent)--> m_hat    streams "motion_z", "motion_y0".."3"
+    m_hat, motion context --motion decoder--> v_hat (2, 1), motion feature (1)
+    v' = MotionRefiner(v_hat, dpb.frame, motion feature)                   [motion_refiner; else v' = v_hat]
+    reference F = dpb.feature, or feature_adaptor(dpb.frame) right after an I-frame
+    F, v', guide warp(dpb.frame, v') --TemporalContexts--> C1 (1), C2 (1/2), C3 (1/4)
+    P = predictor(C1),  m = sigmoid(mask_net([C1, P]))                                [feature_residual]
+    encoder input: R = E(x_t) - m * P                              (flag off: E(x_t), plain conditional)
+    R, C1..C3 --ContextualEncoder (SFF)--> y (1/8)
+        --TemporalHyperpriorCodec (prior: down(C3), dpb.latent)--> y_hat          streams "z", "y0".."y3"
+    y_hat, C3..C1 --ContextualDecoder (SFF)--> R_hat;  F_hat = R_hat + m * P        (flag off: F_hat = output)
+    G = F_hat + UNet([F_hat, C1]);  x_hat = conv3x3(G)
+    next DPB: frame x_hat, feature F_hat (flag off: G), motion feature, latent y_hat, motion latent m_hat
+
+The frame is generated directly, not as a residual over ``warp(dpb.frame, v')``: as in DCVC-DC,
+the contexts carry the prediction, and the generator decides per pixel how much to trust it.
+With ``feature_residual`` the DPB keeps the *reconstructed* feature F_hat (the CMFR point:
+reconstructed features, rich in temporal information, become the next reference); without
+it, the generator's last feature G, as DCVC-DC keeps its frame generator's feature.
+
+The motion context is ``conv3x3 /2`` of the previous motion decoder feature (zeros when the DPB
+has none); both the motion encoder and the motion decoder fuse it at 1/2.  Latents in the DPB
+are dequantised (``y_hat * step``).  ``forward`` leaves the DPB attached to the graph, so a
+cascaded training loss over several frames reaches earlier frames; detach it to stop that.
+
+``compress`` and ``decompress`` run the same decoder-side methods (:meth:`InterCodec._conditions`,
+:meth:`InterCodec._reconstruct`) on the same decoded latents, so in one process they return
+identical tensors, and under :func:`reproducible_inference` another process with another thread
+count does too (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cmfr_codec.determinism import reproducible_inference
+from cmfr_codec.models.config import InterConfig
+from cmfr_codec.models.contexts import (
+    Contexts,
+    ContextualDecoder,
+    ContextualEncoder,
+    TemporalContexts,
+    blocks,
+)
+from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.latent_codecs import FactorizedLatentCodec, QuadtreeContextCodec, Quantization
+from cmfr_codec.models.layers import (
+    FRAME_CHANNELS,
+    LUMA_PHASES,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride,
+    UNet,
+    conv1x1,
+    conv3x3,
+    subpixel_conv3x3,
+)
+from cmfr_codec.models.motion import MotionRefiner, SpyNetFlow, warp
+from cmfr_codec.models.quality import QualityScales
+
+PADDING_MULTIPLE = 32
+"""Half-resolution size multiple: three /2 steps to a latent, two more to its hyper-latent."""
+
+LATENT_STRIDE = 8
+"""Both latents (motion and frame) are at 1/8 of the half-resolution grid, hyper-latents at 1/32."""
+
+QualityIndex = int | float | torch.Tensor
+
+
+@dataclass
+class InterDecoded:
+    """What the decoder of a P-frame produces: ``x_hat`` (1, 6, h, w) and the DPB for the next frame."""
+
+    x_hat: torch.Tensor
+    dpb: DecodedPictureBuffer
+
+
+@dataclass
+class InterOutput:
+    """The training path's result.
+
+    ``likelihoods`` maps "motion_y", "motion_z", "y" and "z" to per-element likelihoods;
+    ``bits`` is ``-log2`` of all of them (a scalar, summed over the batch) and ``bpp`` the bits
+    per luma pixel per frame of the padded grid (4 h w luma pixels).  ``flow`` is the flow the
+    contexts were made with (decoded and, with the refiner, refined) and ``warped`` is
+    ``warp(dpb.frame, flow)``, for the motion stages' auxiliary warping loss.
+    """
+
+    x_hat: torch.Tensor
+    dpb: DecodedPictureBuffer
+    likelihoods: dict[str, torch.Tensor]
+    bits: torch.Tensor
+    bpp: torch.Tensor
+    warped: torch.Tensor
+    flow: torch.Tensor
+
+
+class TemporalHyperpriorCodec(nn.Module):
+    """One latent with a hyperprior and a temporal prior, coded at a quality index.
+
+    ::
+
+        y --/ encoder step(q)--> y_s --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat   "{prefix}z"
+                                  |                                     hyper synthesis (2 x up)
+                                  |                                               |
+                                  |      temporal prior (caller, at y's grid) --[ , ]-- prior fusion
+                                  v                                               v
+        y_s --QuadtreeContextCodec(common params)--> y_s_hat   "{prefix}y0".."{prefix}y3"
+        y_hat = y_s_hat * decoder step(q)
+
+    The three methods return the *dequantised* ``y_hat``, which is what the networks after it
+    and the next frame's temporal prior use.
+    """
+
+    def __init__(self, latent_channels: int, hyper_channels: int, prior_channels: int, distribution: str,
+                 skip_below_index: int, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.hyper_analysis = nn.Sequential(
+            ResidualBlockWithStride(latent_channels, hyper_channels),
+            ResidualBlockWithStride(hyper_channels, hyper_channels),
+        )
+        self.hyper_synthesis = nn.Sequential(
+            ResidualBlockUpsample(hyper_channels, hyper_channels),
+            ResidualBlockUpsample(hyper_channels, latent_channels),
+        )
+        # Pointwise: the quadtree's parameter networks that follow give the spatial view.
+        self.prior_fusion = nn.Sequential(
+            conv1x1(latent_channels + prior_channels, 2 * latent_channels),
+            nn.LeakyReLU(0.1),
+            conv1x1(2 * latent_channels, latent_channels),
+        )
+        self.z_codec = FactorizedLatentCodec(hyper_channels, name=f"{prefix}z")
+        self.y_codec = QuadtreeContextCodec(latent_channels, latent_channels, distribution=distribution,
+                                            skip_below_index=skip_below_index, name=f"{prefix}y")
+        self.encoder_steps = QualityScales(latent_channels)
+        self.decoder_steps = QualityScales(latent_channels)
+
+    def forward(self, y: torch.Tensor, temporal_prior: torch.Tensor, quality_index: QualityIndex,
+                quantization: Quantization = "noise") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training: -> ``y_hat`` and likelihoods ``{"{prefix}y": ..., "{prefix}z": ...}``."""
+        scaled = y / self.encoder_steps(quality_index)
+        z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(scaled), quantization)
+        y_hat, y_likelihoods = self.y_codec(scaled, self._common_params(z_hat, temporal_prior), quantization)
+        return (y_hat * self.decoder_steps(quality_index),
+                {f"{self.prefix}y": y_likelihoods, f"{self.prefix}z": z_likelihoods})
+
+    def compress(self, y: torch.Tensor, temporal_prior: torch.Tensor,
+                 quality_index: int) -> tuple[torch.Tensor, dict[str, bytes]]:
+        """``y`` (1, C, H, W) -> (the decoder's exact ``y_hat``, five streams)."""
+        scaled = y / self.encoder_steps(quality_index)
+        z_hat, streams = self.z_codec.compress(self.hyper_analysis(scaled))
+        y_hat, y_streams = self.y_codec.compress(scaled, self._common_params(z_hat, temporal_prior))
+        streams.update(y_streams)
+        return y_hat * self.decoder_steps(quality_index), streams
+
+    def decompress(self, streams: dict[str, bytes], temporal_prior: torch.Tensor, quality_index: int) -> torch.Tensor:
+        """The five streams and the same ``temporal_prior`` (1, P, H, W) -> ``y_hat`` (1, C, H, W)."""
+        height, width = temporal_prior.shape[-2:]
+        z_hat = self.z_codec.decompress(streams, (height // 4, width // 4))
+        y_hat = self.y_codec.decompress(streams, self._common_params(z_hat, temporal_prior))
+        return y_hat * self.decoder_steps(quality_index)
+
+    def _common_params(self, z_hat: torch.Tensor, temporal_prior: torch.Tensor) -> torch.Tensor:
+        return self.prior_fusion(torch.cat([self.hyper_synthesis(z_hat), temporal_prior], dim=1))
+
+
+class MotionEncoder(nn.Module):
+    """flow (N, 2, H, W) and motion context (N, channels, H/2, W/2) -> motion latent (N, latent, H/8, W/8)."""
+
+    def __init__(self, channels: int, latent_channels: int, blocks_per_stage: int) -> None:
+        super().__init__()
+        self.down1 = ResidualBlockWithStride(2, channels)
+        self.condition = conv1x1(2 * channels, channels)
+        self.stage1 = blocks(channels, blocks_per_stage)
+        self.down2 = ResidualBlockWithStride(channels, channels)
+        self.stage2 = blocks(channels, blocks_per_stage)
+        self.to_latent = conv3x3(channels, latent_channels, stride=2)
+
+    def forward(self, flow: torch.Tensor, motion_context: torch.Tensor) -> torch.Tensor:
+        h = self.condition(torch.cat([self.down1(flow), motion_context], dim=1))
+        return self.to_latent(self.stage2(self.down2(self.stage1(h))))
+
+
+class MotionDecoder(nn.Module):
+    """motion latent (N, latent, H/8, W/8) and motion context -> flow (N, 2, H, W), feature (N, feature, H, W)."""
+
+    def __init__(self, latent_channels: int, channels: int, feature_channels: int, blocks_per_stage: int) -> None:
+        super().__init__()
+        self.up3 = ResidualBlockUpsample(latent_channels, channels)
+        self.stage3 = blocks(channels, blocks_per_stage)
+        self.up2 = ResidualBlockUpsample(channels, channels)
+        self.condition = conv1x1(2 * channels, channels)
+        self.stage2 = blocks(channels, blocks_per_stage)
+        self.up1 = subpixel_conv3x3(channels, feature_channels, 2)
+        self.to_flow = conv3x3(feature_channels, 2)
+
+    def forward(self, latent: torch.Tensor, motion_context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.up2(self.stage3(self.up3(latent)))
+        h = self.stage2(self.condition(torch.cat([h, motion_context], dim=1)))
+        feature = self.up1(h)
+        return self.to_flow(F.leaky_relu(feature, 0.1)), feature
+
+
+@dataclass
+class _Conditions:
+    """Everything decoder-side that the frame latent is coded with, computed once per frame."""
+
+    flow: torch.Tensor
+    warped: torch.Tensor
+    motion_feature: torch.Tensor
+    motion_latent: torch.Tensor
+    contexts: Contexts
+    masked_prediction: torch.Tensor | None
+    latent_prior: torch.Tensor
+
+
+class InterCodec(nn.Module):
+    """P-frame codec built from an :class:`InterConfig`; see the module docstring for the data flow."""
+
+    def __init__(self, config: InterConfig) -> None:
+        super().__init__()
+        self.config = config
+        feature = config.feature_channels
+        motion, motion_latent = config.motion_transform_channels, config.motion_latent_channels
+        motion_feature = config.motion_feature_channels
+        c1, _, c3 = config.context_channels
+        latent, stages = config.latent_channels, config.blocks_per_stage
+
+        self.flow_estimator = SpyNetFlow(FRAME_CHANNELS, config.flow_levels, config.flow_channels)
+        self.motion_context = conv3x3(motion_feature, motion, stride=2)
+        self.motion_encoder = MotionEncoder(motion, motion_latent, stages)
+        self.motion_prior = nn.Sequential(
+            conv3x3(motion_latent, motion_latent), nn.LeakyReLU(0.1), conv3x3(motion_latent, motion_latent),
+        )
+        self.motion_codec = TemporalHyperpriorCodec(motion_latent, config.motion_hyper_channels, motion_latent,
+                                                    config.distribution, config.skip_below_index, "motion_")
+        self.motion_decoder = MotionDecoder(motion_latent, motion, motion_feature, stages)
+        self.motion_refiner = (MotionRefiner(config.refiner_channels, motion_feature, blocks=stages)
+                               if config.motion_refiner else None)
+
+        self.feature_adaptor = conv3x3(FRAME_CHANNELS, feature)
+        self.temporal_contexts = TemporalContexts(feature, config.context_channels, config.alignment_groups,
+                                                  FRAME_CHANNELS, stages)
+        self.feature_extractor = nn.Sequential(conv3x3(FRAME_CHANNELS, feature), *blocks(feature, stages))
+        if config.feature_residual:
+            self.feature_predictor = nn.Sequential(conv3x3(c1, feature), *blocks(feature, stages))
+            self.mask_network = nn.Sequential(
+                conv3x3(c1 + feature, feature), nn.LeakyReLU(0.1), conv3x3(feature, feature),
+            )
+        self.contextual_encoder = ContextualEncoder(feature, config.context_channels, config.transform_channels,
+                                                    latent, stages, config.sff)
+        self.latent_prior = ResidualBlockWithStride(c3, latent)
+        self.latent_codec = TemporalHyperpriorCodec(latent, config.hyper_channels, 2 * latent,
+                                                    config.distribution, config.skip_below_index, "")
+        self.contextual_decoder = ContextualDecoder(latent, config.context_channels, config.transform_channels,
+                                                    feature, stages, config.sff)
+        self.frame_generator = UNet(feature + c1, feature, config.unet_channels, blocks_per_stage=stages)
+        self.projection = conv3x3(feature, FRAME_CHANNELS)
+
+    def forward(self, x: torch.Tensor, dpb: DecodedPictureBuffer, quality_index: QualityIndex,
+                quantization: Quantization = "noise") -> InterOutput:
+        """Training path: ``x`` (B, 6, h, w) and a DPB of batch B -> reconstruction, next DPB, rate.
+
+        ``quality_index`` is one index for the batch or a (B,) tensor of (fractional) indices.
+        """
+        self._check_frame(x, dpb)
+        motion_context = self._motion_context(dpb)
+        motion_y = self.motion_encoder(self.flow_estimator(x, dpb.frame), motion_context)
+        motion_latent, likelihoods = self.motion_codec(motion_y, self._motion_prior(dpb), quality_index,
+                                                       quantization)
+        conditions = self._conditions(motion_latent, motion_context, dpb)
+        latent, frame_likelihoods = self.latent_codec(self._analyse(x, conditions), conditions.latent_prior,
+                                                      quality_index, quantization)
+        likelihoods.update(frame_likelihoods)
+        decoded = self._reconstruct(latent, conditions)
+        bits = -sum(values.log2().sum() for values in likelihoods.values())
+        luma_pixels = x.shape[0] * LUMA_PHASES * x.shape[-2] * x.shape[-1]
+        return InterOutput(decoded.x_hat, decoded.dpb, likelihoods, bits, bits / luma_pixels,
+                           conditions.warped, conditions.flow)
+
+    @reproducible_inference()
+    def compress(self, x: torch.Tensor, dpb: DecodedPictureBuffer,
+                 quality_index: int) -> tuple[InterDecoded, dict[str, bytes]]:
+        """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction and next DPB, streams
+        "motion_z", "motion_y0".."motion_y3", "z", "y0".."y3")."""
+        self._check_frame(x, dpb)
+        if x.shape[0] != 1:
+            raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")
+        motion_context = self._motion_context(dpb)
+        motion_y = self.motion_encoder(self.flow_estimator(x, dpb.frame), motion_context)
+        motion_latent, streams = self.motion_codec.compress(motion_y, self._motion_prior(dpb), quality_index)
+        conditions = self._conditions(motion_latent, motion_context, dpb)
+        latent, frame_streams = self.latent_codec.compress(self._analyse(x, conditions), conditions.latent_prior,
+                                                           quality_index)
+        streams.update(frame_streams)
+        return self._reconstruct(latent, conditions), streams
+
+    @reproducible_inference()
+    def decompress(self, streams: dict[str, bytes], dpb: DecodedPictureBuffer, quality_index: int) -> InterDecoded:
+        """Streams from :meth:`compress` and the same DPB (batch 1) -> reconstruction and next DPB."""
+        self._check_frame(dpb.frame, dpb)
+        motion_context = self._motion_context(dpb)
+        motion_latent = self.motion_codec.decompress(streams, self._motion_prior(dpb), quality_index)
+        conditions = self._conditions(motion_latent, motion_context, dpb)
+        latent = self.latent_codec.decompress(streams, conditions.latent_prior, quality_index)
+        return self._reconstruct(latent, conditions)
+
+    def update_tables(self) -> None:
+        """Rebuild both hyper-latents' integer CDF tables: call after training, before saving weights."""
+        self.motion_codec.z_codec.update_tables()
+        self.latent_codec.z_codec.update_tables()
+
+    def _motion_context(self, dpb: DecodedPictureBuffer) -> torch.Tensor:
+        previous = dpb.motion_feature
+        if previous is None:
+            frame = dpb.frame
+            previous = frame.new_zeros(frame.shape[0], self.config.motion_feature_channels, *frame.shape[-2:])
+        return self.motion_context(previous)
+
+    def _motion_prior(self, dpb: DecodedPictureBuffer) -> torch.Tensor:
+        return self.motion_prior(self._previous_latent(dpb.motion_latent, self.config.motion_latent_channels, dpb))
+
+    @staticmethod
+    def _previous_latent(latent: torch.Tensor | None, channels: int, dpb: DecodedPictureBuffer) -> torch.Tensor:
+        if latent is not None:
+            return latent
+        frame = dpb.frame
+        return frame.new_zeros(frame.shape[0], channels, frame.shape[-2] // LATENT_STRIDE,
+                               frame.shape[-1] // LATENT_STRIDE)
+
+    def _conditions(self, motion_latent: torch.Tensor, motion_context: torch.Tensor,
+                    dpb: DecodedPictureBuffer) -> _Conditions:
+        """The decoder side from the decoded motion latent up to the frame latent's prior."""
+        flow, motion_feature = self.motion_decoder(motion_latent, motion_context)
+        if self.motion_refiner is not None:
+            flow = self.motion_refiner(flow, dpb.frame, motion_feature)
+        warped = warp(dpb.frame, flow)
+        reference = dpb.feature if dpb.feature is not None else self.feature_adaptor(dpb.frame)
+        contexts = self.temporal_contexts(reference, flow, warped)
+        masked_prediction = None
+        if self.config.feature_residual:
+            prediction = self.feature_predictor(contexts[0])
+            mask = torch.sigmoid(self.mask_network(torch.cat([contexts[0], prediction], dim=1)))
+            masked_prediction = mask * prediction
+        previous_latent = self._previous_latent(dpb.latent, self.config.latent_channels, dpb)
+        latent_prior = torch.cat([self.latent_prior(contexts[2]), previous_latent], dim=1)
+        return _Conditions(flow, warped, motion_feature, motion_latent, contexts, masked_prediction, latent_prior)
+
+    def _analyse(self, x: torch.Tensor, conditions: _Conditions) -> torch.Tensor:
+        """Encoder side: the frame's feature (minus the masked prediction) -> the frame latent y."""
+        feature = self.feature_extractor(x)
+        if conditions.masked_prediction is not None:
+            feature = feature - conditions.masked_prediction
+        return self.contextual_encoder(feature, conditions.contexts)
+
+    def _reconstruct(self, latent: torch.Tensor, conditions: _Conditions) -> InterDecoded:
+        """The decoder side after the frame latent, shared by all three paths."""
+        feature = self.contextual_decoder(latent, conditions.contexts)
+        if conditions.masked_prediction is not None:
+            feature = feature + conditions.masked_prediction
+        generated = feature + self.frame_generator(torch.cat([feature, conditions.contexts[0]], dim=1))
+        x_hat = self.projection(generated)
+        reference = feature if conditions.masked_prediction is not None else generated
+        dpb = DecodedPictureBuffer(frame=x_hat, feature=reference, motion_feature=conditions.motion_feature,
+                                   latent=latent, motion_latent=conditions.motion_latent)
+        return InterDecoded(x_hat, dpb)
+
+    @staticmethod
+    def _check_frame(x: torch.Tensor, dpb: DecodedPictureBuffer) -> None:
+        if x.dim() != 4 or x.shape[1] != FRAME_CHANNELS:
+            raise ValueError(f"x must be (B, {FRAME_CHANNELS}, h, w), got {tuple(x.shape)}")
+        height, width = x.shape[-2:]
+        if height % PADDING_MULTIPLE or width % PADDING_MULTIPLE:
+            raise ValueError(f"x must be padded to a multiple of {PADDING_MULTIPLE} (half resolution), "
+                             f"got {height}x{width}")
+        if dpb.frame.shape != x.shape:
+            raise ValueError(f"the DPB frame {tuple(dpb.frame.shape)} does not match x {tuple(x.shape)}")
