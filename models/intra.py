@@ -21,8 +21,9 @@
       v
     feature --conv3x3--> x_hat, cropped back to (h, w)
 
-The refined half-resolution ``feature`` is returned with ``x_hat``: the inter codec keeps it in
-the decoded picture buffer as the first reference feature of the next P-frame.
+The refined half-resolution ``feature`` is returned with ``x_hat``. The pipelines start the first
+P-frame after an I-frame from the decoded frame alone (the inter codec's feature adaptor, as in
+DCVC-DC), so the buffer does not depend on which codec made the reference.
 
 Latent sizes: the half-resolution input is divided by 8 for ``y`` (1/16 of luma, even, as the
 quadtree's 2x2 phases need) and by 32 for ``z`` (1/64 of luma); padding to 32 makes both exact.
@@ -70,8 +71,7 @@ class IntraDecoded:
     """What the decoder of an I-frame produces, both cropped to the input's (h, w).
 
     ``x_hat`` (1, 6, h, w) is the reconstructed frame; ``feature`` (1, feature_channels, h, w)
-    is the decoder's last feature before the output projection, the inter codec's first
-    reference feature.
+    is the decoder's last feature before the output projection.
     """
 
     x_hat: torch.Tensor
