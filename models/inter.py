@@ -6,7 +6,7 @@ this module never pads or crops.  Sizes below are relative to that grid::
 
     x_t, dpb.frame --SpyNetFlow--> flow v (2, 1)                                   (encoder only)
     v, motion context --motion encoder (/8)--> motion latent
-        --TemporalHyperpriorCodec (prior: dpb.motion_latent)--> m_hat    streams "motion_z", "motion_y0".."3"
+        --TemporalHyperpriorCodec (prior: dpb.motion_latent)--> m_hat    streams "motion_z", "motion_y"
     m_hat, motion context --motion decoder--> v_hat (2, 1), motion feature (1)
     v' = MotionRefiner(v_hat, dpb.frame, motion feature)                   [motion_refiner; else v' = v_hat]
     reference F = dpb.feature, or feature_adaptor(dpb.frame) right after an I-frame
@@ -14,7 +14,7 @@ this module never pads or crops.  Sizes below are relative to that grid::
     P = predictor(C1),  m = sigmoid(mask_net([C1, P]))                                [feature_residual]
     encoder input: R = E(x_t) - m * P                              (flag off: E(x_t), plain conditional)
     R, C1..C3 --ContextualEncoder (SFF)--> y (1/8)
-        --TemporalHyperpriorCodec (prior: down(C3), dpb.latent)--> y_hat          streams "z", "y0".."y3"
+        --TemporalHyperpriorCodec (prior: down(C3), dpb.latent)--> y_hat          streams "z", "y"
     y_hat, C3..C1 --ContextualDecoder (SFF)--> R_hat;  F_hat = R_hat + m * P        (flag off: F_hat = output)
     G = F_hat + UNet([F_hat, C1]);  x_hat = conv3x3(G)
     next DPB: frame x_hat, feature F_hat (flag off: G), motion feature, latent y_hat, motion latent m_hat
@@ -115,7 +115,7 @@ class TemporalHyperpriorCodec(nn.Module):
                                   |                                               |
                                   |      temporal prior (caller, at y's grid) --[ , ]-- prior fusion
                                   v                                               v
-        y_s --QuadtreeContextCodec(common params)--> y_s_hat   "{prefix}y0".."{prefix}y3"
+        y_s --QuadtreeContextCodec(common params)--> y_s_hat   "{prefix}y"
         y_hat = y_s_hat * decoder step(q)
 
     The three methods return the *dequantised* ``y_hat``, which is what the networks after it
@@ -293,7 +293,7 @@ class InterCodec(nn.Module):
     def compress(self, x: torch.Tensor, dpb: DecodedPictureBuffer,
                  quality_index: int) -> tuple[InterDecoded, dict[str, bytes]]:
         """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction and next DPB, streams
-        "motion_z", "motion_y0".."motion_y3", "z", "y0".."y3")."""
+        "motion_z", "motion_y", "z", "y")."""
         self._check_frame(x, dpb)
         if x.shape[0] != 1:
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")

@@ -12,7 +12,7 @@
     |                                                            |
     |                                       hyper synthesis (2 x up) -> common params
     v                                                            v
-    y --QuadtreeContextCodec(common params)----------------------+--> y_hat     streams "y0".."y3"
+    y --QuadtreeContextCodec(common params)----------------------+--> y_hat     stream "y"
       | * q_dec(quality_index)
       v
     synthesis: conv3x3 + 2 x (ResidualBlockUpsample x2 + DepthwiseBlocks),
@@ -153,7 +153,7 @@ class IntraCodec(nn.Module):
 
     @reproducible_inference()
     def compress(self, x: torch.Tensor, quality_index: int) -> tuple[IntraDecoded, dict[str, bytes]]:
-        """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction, streams "z", "y0".."y3")."""
+        """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction, streams "z", "y")."""
         height, width = self._check_frame(x)
         if x.shape[0] != 1:
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")

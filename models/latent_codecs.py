@@ -16,7 +16,7 @@ Composition, as the pipelines use them::
                                           hyperprior / temporal prior networks (caller)
                                                                  v
     y --QuadtreeContextCodec(common_params) --4 x GaussianConditionalCodec--> y_hat
-                                                                  streams "y0" .. "y3"
+                                                                  stream "y" (four steps, one ANS stream)
 
 Only integers reach the entropy coder (symbols, table indices, integer CDF tables), and
 ``compress`` / ``decompress`` run the same float operations on the same inputs, so the
@@ -37,9 +37,14 @@ from torch import nn
 from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.entropy import (
     SYMBOL_LIMIT,
+    AnsCoder,
     ConditionalCoder,
     FactorizedCoder,
     ScaleTable,
+    coder_bytes,
+    finish_decoding,
+    new_coder,
+    open_coder,
     quantize_pmf_to_cdf,
 )
 from cmfr_codec.entropy.conditional import TAIL_MASS
@@ -312,6 +317,22 @@ class GaussianConditionalCodec(nn.Module):
     def compress(self, y: torch.Tensor, scales: torch.Tensor,
                  means: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
         """``y``, ``scales``, ``means`` (1, ...) -> (``y_hat``, ``{name: bytes}``)."""
+        y_hat, symbols, indices = self.quantize(y, scales, means)
+        coder = new_coder()
+        self.push(coder, symbols, indices)
+        return y_hat, {self.name: coder_bytes(coder)}
+
+    @reproducible_inference()
+    def decompress(self, streams: dict[str, bytes], scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """The stream named ``name`` and the encoder's ``scales``, ``means`` -> ``y_hat``."""
+        coder = open_coder(streams[self.name])
+        y_hat = self.pop(coder, scales, means)
+        finish_decoding(coder)
+        return y_hat
+
+    def quantize(self, y: torch.Tensor, scales: torch.Tensor,
+                 means: torch.Tensor) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """The coding side without the coder: (``y_hat``, integer symbols, table indices)."""
         if y.shape[0] != 1 or y.shape != scales.shape or y.shape != means.shape:
             raise ValueError(f"y, scales and means must share one shape (1, ...), got "
                              f"{tuple(y.shape)}, {tuple(scales.shape)}, {tuple(means.shape)}")
@@ -319,16 +340,17 @@ class GaussianConditionalCodec(nn.Module):
         indices = coder.scale_table.index(_float32_numpy(scales))
         symbols = _integer_symbols(y - means)
         symbols[coder.skip_mask(indices, self.skip_below_index)] = 0
-        data = coder.encode(symbols, indices, self.skip_below_index)
-        return self._reconstruct(symbols, means), {self.name: data}
+        return self._reconstruct(symbols, means), symbols, indices
 
-    @reproducible_inference()
-    def decompress(self, streams: dict[str, bytes], scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-        """The stream named ``name`` and the encoder's ``scales``, ``means`` -> ``y_hat``."""
-        coder = _conditional_coder(self.distribution)
-        indices = coder.scale_table.index(_float32_numpy(scales))
-        symbols = coder.decode(streams[self.name], indices, self.skip_below_index)
-        return self._reconstruct(symbols, means)
+    def push(self, coder: AnsCoder, symbols: np.ndarray, indices: np.ndarray) -> None:
+        """Push :meth:`quantize` d symbols onto a shared ANS stack (popped by :meth:`pop`)."""
+        _conditional_coder(self.distribution).push(coder, symbols, indices, self.skip_below_index)
+
+    def pop(self, coder: AnsCoder, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """``y_hat`` from a shared ANS stack, given the encoder's ``scales`` and ``means``."""
+        entropy_coder = _conditional_coder(self.distribution)
+        indices = entropy_coder.scale_table.index(_float32_numpy(scales))
+        return self._reconstruct(entropy_coder.pop(coder, indices, self.skip_below_index), means)
 
     @staticmethod
     def _reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:
@@ -409,28 +431,37 @@ class QuadtreeContextCodec(nn.Module):
 
     @reproducible_inference()
     def compress(self, y: torch.Tensor, common_params: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
-        """``y`` (1, C, H, W) -> (``y_hat``, streams ``{name}0`` .. ``{name}3``)."""
+        """``y`` (1, C, H, W) -> (``y_hat``, one stream ``{name}`` holding the four steps).
+
+        The steps share one ANS stream: ANS is a stack, so the encoder pushes step 3 first and
+        step 0 last, and the decoder pops them in step order.
+        """
         _check_single_frame(y, "y")
         self._check_shapes(y.shape, common_params)
         y_hat = torch.zeros_like(y)
-        streams: dict[str, bytes] = {}
+        coded = []
         for step, codec in enumerate(self.step_codecs):
             scales, means = self._step_parameters(step, common_params, y_hat)
-            step_y_hat, step_streams = codec.compress(_gather(y, step), scales, means)
+            step_y_hat, symbols, indices = codec.quantize(_gather(y, step), scales, means)
             y_hat = _scatter(y_hat, step_y_hat, step)
-            streams.update(step_streams)
-        return y_hat, streams
+            coded.append((codec, symbols, indices))
+        coder = new_coder()
+        for codec, symbols, indices in reversed(coded):
+            codec.push(coder, symbols, indices)
+        return y_hat, {self.name: coder_bytes(coder)}
 
     @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], common_params: torch.Tensor) -> torch.Tensor:
-        """The four streams and the encoder's ``common_params`` -> ``y_hat`` (1, C, H, W)."""
+        """The stream ``{name}`` and the encoder's ``common_params`` -> ``y_hat`` (1, C, H, W)."""
         _check_single_frame(common_params, "common_params")
         _, _, height, width = common_params.shape
         y_hat = common_params.new_zeros(1, self.channels, height, width)
         self._check_shapes(y_hat.shape, common_params)
+        coder = open_coder(streams[self.name])
         for step, codec in enumerate(self.step_codecs):
             scales, means = self._step_parameters(step, common_params, y_hat)
-            y_hat = _scatter(y_hat, codec.decompress(streams, scales, means), step)
+            y_hat = _scatter(y_hat, codec.pop(coder, scales, means), step)
+        finish_decoding(coder)
         return y_hat
 
     def _step_parameters(self, step: int, common_params: torch.Tensor,

@@ -12,7 +12,7 @@ This layer takes numpy arrays, never tensors.  docs/entropy.md specifies the tab
 coding order and the byte format.
 """
 
-from cmfr_codec.entropy.ans import SYMBOL_LIMIT
+from cmfr_codec.entropy.ans import SYMBOL_LIMIT, AnsCoder, coder_bytes, finish_decoding, new_coder, open_coder
 from cmfr_codec.entropy.conditional import ConditionalCoder
 from cmfr_codec.entropy.factorized import FactorizedCoder
 from cmfr_codec.entropy.scale_table import ScaleTable
@@ -20,6 +20,11 @@ from cmfr_codec.entropy.tables import CDF_PRECISION, quantize_pmf_to_cdf
 
 __all__ = [
     "CDF_PRECISION",
+    "AnsCoder",
+    "coder_bytes",
+    "finish_decoding",
+    "new_coder",
+    "open_coder",
     "SYMBOL_LIMIT",
     "ConditionalCoder",
     "FactorizedCoder",

@@ -21,6 +21,9 @@ import numpy as np
 
 from cmfr_codec.errors import BitstreamError
 
+AnsCoder = constriction.stream.stack.AnsCoder
+"""The coder type; several latents may share one (see ``ConditionalCoder.push``)."""
+
 SYMBOL_LIMIT = 1 << 20
 """Coded symbols must satisfy ``|symbol| < SYMBOL_LIMIT``."""
 
@@ -33,7 +36,7 @@ _SIDE_MODEL = constriction.stream.model.Uniform(2)
 _LOW_BITS_FAMILY = constriction.stream.model.Uniform()
 
 
-def new_coder() -> constriction.stream.stack.AnsCoder:
+def new_coder() -> AnsCoder:
     """An empty ANS coder to encode into."""
     return constriction.stream.stack.AnsCoder()
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cmfr_codec.entropy.ans import (
+    AnsCoder,
     check_symbols,
     coder_bytes,
     escape_bits,
@@ -127,21 +128,35 @@ class ConditionalCoder:
 
     def encode(self, symbols: np.ndarray, indices: np.ndarray, skip_below_index: int = 0) -> bytes:
         """Code ``symbols`` (integers, shape of ``indices``) into bytes; skipped ones are ignored."""
+        coder = new_coder()
+        self.push(coder, symbols, indices, skip_below_index)
+        return coder_bytes(coder)
+
+    def decode(self, data: bytes, indices: np.ndarray, skip_below_index: int = 0) -> np.ndarray:
+        """Decode ``data`` made by :meth:`encode` with the same indices and threshold (int32)."""
+        coder = open_coder(data)
+        decoded = self.pop(coder, indices, skip_below_index)
+        finish_decoding(coder)
+        return decoded
+
+    def push(self, coder: AnsCoder, symbols: np.ndarray, indices: np.ndarray, skip_below_index: int = 0) -> None:
+        """Push ``symbols`` onto a shared ANS ``coder`` (see :func:`cmfr_codec.entropy.ans.new_coder`).
+
+        ANS is a stack: several latents share one stream when the encoder pushes them in the
+        reverse of the order the decoder :meth:`pop` s them, saving a stream's overhead each.
+        """
         values, order, counts = self._grouped(symbols, indices, skip_below_index)
         half_width = np.repeat(self.half_widths, counts)
         table_symbols, escaped = self._table_symbols(values, half_width)
-        coder = new_coder()
         push_escapes(coder, values[escaped], -half_width[escaped], half_width[escaped])
         ends = np.cumsum(counts)
         for table_index in np.flatnonzero(counts)[::-1]:
             group = table_symbols[ends[table_index] - counts[table_index]:ends[table_index]]
             coder.encode_reverse(group, self._models[table_index])
-        return coder_bytes(coder)
 
-    def decode(self, data: bytes, indices: np.ndarray, skip_below_index: int = 0) -> np.ndarray:
-        """Decode ``data`` made by :meth:`encode` with the same indices and threshold (int32)."""
+    def pop(self, coder: AnsCoder, indices: np.ndarray, skip_below_index: int = 0) -> np.ndarray:
+        """Pop what :meth:`push` pushed with the same indices and threshold (int32, shape of ``indices``)."""
         order, counts = self._groups(indices, skip_below_index)
-        coder = open_coder(data)
         table_symbols = np.empty(order.size, dtype=np.int64)
         ends = np.cumsum(counts)
         for table_index in np.flatnonzero(counts):
@@ -151,7 +166,6 @@ class ConditionalCoder:
         values = table_symbols - half_width
         escaped = values > half_width
         values[escaped] = pop_escapes(coder, -half_width[escaped], half_width[escaped])
-        finish_decoding(coder)
         decoded = np.zeros(np.shape(indices), dtype=np.int32)
         decoded.reshape(-1)[order] = values
         return decoded
