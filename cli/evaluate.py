@@ -8,13 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from cmfr_codec.errors import InputError
 from cmfr_codec.io.frames import VideoInfo
 
+from .console import report_console
 from .options import input_selection
 
 AVERAGING = "arithmetic mean of per-frame values"
@@ -150,7 +150,7 @@ def _format(key: str, value: float | None) -> str:
 
 
 def _print_report(report: dict, per_frame: bool) -> None:
-    console = Console(highlight=False)
+    console = report_console()
     table = Table(title=f"{escape(report['input'])} vs {escape(report['decoded'])} ({report['averaging']})")
     table.add_column("frames" if not per_frame else "frame", justify="right")
     if report["bpp"] is not None:

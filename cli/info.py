@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from cmfr_codec.errors import BitstreamError
+
+from .console import report_console
 
 
 @click.command()
@@ -79,7 +80,7 @@ def info(input_path: Path, as_json: bool, show_frames: bool) -> None:
 
 
 def _print_tables(summary: dict, frames: list[dict]) -> None:
-    console = Console(highlight=False)
+    console = report_console()
     header = Table(show_header=False, box=None, pad_edge=False)
     header.add_column(style="bold")
     header.add_column()

@@ -7,7 +7,7 @@ Data: the example clip (examples/city_416x240_25fps.mkv, CC0), random 128x128 cr
 The first part of the time budget trains the intra codec alone; the rest trains the inter codec
 on 3-frame snippets (an I-frame from the intra codec, then two chained P-frames) with the
 rate-distortion loss plus the flow warping loss of the motion stage.  One quality index is drawn
-per step.  The result is a *bootstrap*: it codes real video end to end, it is not a trained codec.
+per step; the learning rate decays exponentially from 1e-3 to 1e-4 over the run.  The result is a *bootstrap*: it codes real video end to end, it is not a trained codec.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ from cmfr_codec.weights import save_weights
 EXAMPLE_CLIP = Path(__file__).resolve().parents[2] / "examples" / "city_416x240_25fps.mkv"
 SNIPPET_FRAMES = 3
 WARP_LOSS_WEIGHT = 0.1
+START_LEARNING_RATE, END_LEARNING_RATE = 1e-3, 1e-4
+
+
+def learning_rate(progress: float) -> float:
+    """Exponential decay from the start to the end rate over the run (``progress`` in [0, 1])."""
+    return START_LEARNING_RATE * (END_LEARNING_RATE / START_LEARNING_RATE) ** progress
 
 
 def load_clip(path: Path) -> torch.Tensor:
@@ -84,7 +90,7 @@ def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: 
     generator = random.Random(seed)
     clip = load_clip(EXAMPLE_CLIP)
     codec = CmfrCodec(preset(config_name)).train()
-    optimizer = torch.optim.Adam(codec.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(codec.parameters(), lr=START_LEARNING_RATE)
     console = Console(stderr=True)
     start = time.monotonic()
     budget = minutes * 60
@@ -93,6 +99,8 @@ def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: 
         quality_index = generator.randrange(64)
         snippet = random_snippets(clip, batch, SNIPPET_FRAMES, crop // 2, generator)
         stage = "intra" if elapsed < intra_share * budget else "inter"
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(elapsed / budget)
         loss = (intra_step if stage == "intra" else inter_step)(codec, snippet, quality_index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
