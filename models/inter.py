@@ -6,7 +6,7 @@ this module never pads or crops.  Sizes below are relative to that grid::
 
     x_t, dpb.frame --SpyNetFlow--> flow v (2, 1)                                   (encoder only)
     v, motion context --motion encoder (/8)--> motion latent
-        --TemporalHyperpriorCodec (prior: dpb.motion_latent)--> m_hat    streams "motion_z", "motion_y"
+        --TemporalHyperpriorCodec (prior: dpb.motion_latent)--> m_hat    stream "motion"
     m_hat, motion context --motion decoder--> v_hat (2, 1), motion feature (1)
     v' = MotionRefiner(v_hat, dpb.frame, motion feature)                   [motion_refiner; else v' = v_hat]
     reference F = dpb.feature, or feature_adaptor(dpb.frame) right after an I-frame
@@ -14,7 +14,7 @@ this module never pads or crops.  Sizes below are relative to that grid::
     P = predictor(C1),  m = sigmoid(mask_net([C1, P]))                                [feature_residual]
     encoder input: R = E(x_t) - m * P                              (flag off: E(x_t), plain conditional)
     R, C1..C3 --ContextualEncoder (SFF)--> y (1/8)
-        --TemporalHyperpriorCodec (prior: down(C3), dpb.latent)--> y_hat          streams "z", "y"
+        --TemporalHyperpriorCodec (prior: down(C3), dpb.latent)--> y_hat          stream "frame"
     y_hat, C3..C1 --ContextualDecoder (SFF)--> R_hat;  F_hat = R_hat + m * P        (flag off: F_hat = output)
     G = F_hat + UNet([F_hat, C1]);  x_hat = conv3x3(G)
     next DPB: frame x_hat, feature F_hat (flag off: G), motion feature, latent y_hat, motion latent m_hat
@@ -54,7 +54,13 @@ from cmfr_codec.models.contexts import (
     blocks,
 )
 from cmfr_codec.models.dpb import DecodedPictureBuffer
-from cmfr_codec.models.latent_codecs import FactorizedLatentCodec, QuadtreeContextCodec, Quantization
+from cmfr_codec.models.latent_codecs import (
+    FactorizedLatentCodec,
+    QuadtreeContextCodec,
+    Quantization,
+    compress_with_hyperprior,
+    decompress_with_hyperprior,
+)
 from cmfr_codec.models.layers import (
     FRAME_CHANNELS,
     LUMA_PHASES,
@@ -110,12 +116,12 @@ class TemporalHyperpriorCodec(nn.Module):
 
     ::
 
-        y --/ encoder step(q)--> y_s --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat   "{prefix}z"
+        y --/ encoder step(q)--> y_s --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat
                                   |                                     hyper synthesis (2 x up)
                                   |                                               |
                                   |      temporal prior (caller, at y's grid) --[ , ]-- prior fusion
                                   v                                               v
-        y_s --QuadtreeContextCodec(common params)--> y_s_hat   "{prefix}y"
+        y_s --QuadtreeContextCodec(common params)--> y_s_hat       z and y share one stream, ``stream``
         y_hat = y_s_hat * decoder step(q)
 
     The three methods return the *dequantised* ``y_hat``, which is what the networks after it
@@ -123,9 +129,10 @@ class TemporalHyperpriorCodec(nn.Module):
     """
 
     def __init__(self, latent_channels: int, hyper_channels: int, prior_channels: int, distribution: str,
-                 skip_below_index: int, prefix: str) -> None:
+                 skip_below_index: int, prefix: str, stream: str) -> None:
         super().__init__()
         self.prefix = prefix
+        self.stream = stream
         self.hyper_analysis = nn.Sequential(
             ResidualBlockWithStride(latent_channels, hyper_channels),
             ResidualBlockWithStride(hyper_channels, hyper_channels),
@@ -157,18 +164,17 @@ class TemporalHyperpriorCodec(nn.Module):
 
     def compress(self, y: torch.Tensor, temporal_prior: torch.Tensor,
                  quality_index: int) -> tuple[torch.Tensor, dict[str, bytes]]:
-        """``y`` (1, C, H, W) -> (the decoder's exact ``y_hat``, five streams)."""
+        """``y`` (1, C, H, W) -> (the decoder's exact ``y_hat``, ``{stream: bytes}`` holding z and y)."""
         scaled = y / self.encoder_steps(quality_index)
-        z_hat, streams = self.z_codec.compress(self.hyper_analysis(scaled))
-        y_hat, y_streams = self.y_codec.compress(scaled, self._common_params(z_hat, temporal_prior))
-        streams.update(y_streams)
-        return y_hat * self.decoder_steps(quality_index), streams
+        y_hat, data = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(scaled), scaled,
+                                               lambda z_hat: self._common_params(z_hat, temporal_prior))
+        return y_hat * self.decoder_steps(quality_index), {self.stream: data}
 
     def decompress(self, streams: dict[str, bytes], temporal_prior: torch.Tensor, quality_index: int) -> torch.Tensor:
-        """The five streams and the same ``temporal_prior`` (1, P, H, W) -> ``y_hat`` (1, C, H, W)."""
+        """The stream and the same ``temporal_prior`` (1, P, H, W) -> ``y_hat`` (1, C, H, W)."""
         height, width = temporal_prior.shape[-2:]
-        z_hat = self.z_codec.decompress(streams, (height // 4, width // 4))
-        y_hat = self.y_codec.decompress(streams, self._common_params(z_hat, temporal_prior))
+        y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams[self.stream], (height // 4, width // 4),
+                                           lambda z_hat: self._common_params(z_hat, temporal_prior))
         return y_hat * self.decoder_steps(quality_index)
 
     def _common_params(self, z_hat: torch.Tensor, temporal_prior: torch.Tensor) -> torch.Tensor:
@@ -244,7 +250,8 @@ class InterCodec(nn.Module):
             conv3x3(motion_latent, motion_latent), nn.LeakyReLU(0.1), conv3x3(motion_latent, motion_latent),
         )
         self.motion_codec = TemporalHyperpriorCodec(motion_latent, config.motion_hyper_channels, motion_latent,
-                                                    config.distribution, config.skip_below_index, "motion_")
+                                                    config.distribution, config.skip_below_index, "motion_",
+                                                    stream="motion")
         self.motion_decoder = MotionDecoder(motion_latent, motion, motion_feature, stages)
         self.motion_refiner = (MotionRefiner(config.refiner_channels, motion_feature, blocks=stages)
                                if config.motion_refiner else None)
@@ -262,7 +269,8 @@ class InterCodec(nn.Module):
                                                     latent, stages, config.sff)
         self.latent_prior = ResidualBlockWithStride(c3, latent)
         self.latent_codec = TemporalHyperpriorCodec(latent, config.hyper_channels, 2 * latent,
-                                                    config.distribution, config.skip_below_index, "")
+                                                    config.distribution, config.skip_below_index, "",
+                                                    stream="frame")
         self.contextual_decoder = ContextualDecoder(latent, config.context_channels, config.transform_channels,
                                                     feature, stages, config.sff)
         self.frame_generator = UNet(feature + c1, feature, config.unet_channels, blocks_per_stage=stages)
@@ -293,7 +301,7 @@ class InterCodec(nn.Module):
     def compress(self, x: torch.Tensor, dpb: DecodedPictureBuffer,
                  quality_index: int) -> tuple[InterDecoded, dict[str, bytes]]:
         """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction and next DPB, streams
-        "motion_z", "motion_y", "z", "y")."""
+        "motion", "frame")."""
         self._check_frame(x, dpb)
         if x.shape[0] != 1:
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")

@@ -8,11 +8,11 @@
     analysis: 3 x (ResidualBlockWithStride /2 + DepthwiseBlocks), conv3x3   -> y at 1/16 luma
       | / q_enc(quality_index)                       (per-channel step: coarser at low quality)
       v
-    y --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat           stream "z"
+    y --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat
     |                                                            |
     |                                       hyper synthesis (2 x up) -> common params
     v                                                            v
-    y --QuadtreeContextCodec(common params)----------------------+--> y_hat     stream "y"
+    y --QuadtreeContextCodec(common params)----------------------+--> y_hat     stream "frame" (with z)
       | * q_dec(quality_index)
       v
     synthesis: conv3x3 + 2 x (ResidualBlockUpsample x2 + DepthwiseBlocks),
@@ -47,7 +47,13 @@ from torch import nn
 
 from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.models.config import IntraConfig
-from cmfr_codec.models.latent_codecs import FactorizedLatentCodec, QuadtreeContextCodec, Quantization
+from cmfr_codec.models.latent_codecs import (
+    FactorizedLatentCodec,
+    QuadtreeContextCodec,
+    Quantization,
+    compress_with_hyperprior,
+    decompress_with_hyperprior,
+)
 from cmfr_codec.models.layers import (
     FRAME_CHANNELS,
     LUMA_PHASES,
@@ -61,6 +67,9 @@ from cmfr_codec.models.layers import (
     subpixel_conv3x3,
 )
 from cmfr_codec.models.quality import QualityScales
+
+FRAME_STREAM = "frame"
+"""The one sub-stream of an I-frame: z and y share one ANS stream."""
 
 PADDING_MULTIPLE = 32
 """Half-resolution size multiple: three /2 steps to y, two more to z."""
@@ -153,15 +162,14 @@ class IntraCodec(nn.Module):
 
     @reproducible_inference()
     def compress(self, x: torch.Tensor, quality_index: int) -> tuple[IntraDecoded, dict[str, bytes]]:
-        """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction, streams "z", "y")."""
+        """``x`` (1, 6, h, w) -> (the decoder's exact reconstruction, stream "frame")."""
         height, width = self._check_frame(x)
         if x.shape[0] != 1:
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")
         y = self._analyse(x, quality_index)
-        z_hat, streams = self.z_codec.compress(self.hyper_analysis(y))
-        y_hat, y_streams = self.y_codec.compress(y, self.hyper_synthesis(z_hat))
-        streams.update(y_streams)
-        return self._decode(y_hat, quality_index, height, width), streams
+        y_hat, data = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(y), y,
+                                               self.hyper_synthesis)
+        return self._decode(y_hat, quality_index, height, width), {FRAME_STREAM: data}
 
     @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], quality_index: int, height: int, width: int) -> IntraDecoded:
@@ -169,8 +177,8 @@ class IntraCodec(nn.Module):
         padded_height = height + -height % PADDING_MULTIPLE
         padded_width = width + -width % PADDING_MULTIPLE
         z_size = (padded_height // PADDING_MULTIPLE, padded_width // PADDING_MULTIPLE)
-        z_hat = self.z_codec.decompress(streams, z_size)
-        y_hat = self.y_codec.decompress(streams, self.hyper_synthesis(z_hat))
+        y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams[FRAME_STREAM], z_size,
+                                           self.hyper_synthesis)
         return self._decode(y_hat, quality_index, height, width)
 
     def update_tables(self) -> None:

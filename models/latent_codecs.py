@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -209,15 +210,32 @@ class FactorizedLatentCodec(nn.Module):
     @reproducible_inference()
     def compress(self, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
         """``z`` (1, C, H, W) -> (``z_hat = round(z)``, ``{name: bytes}``)."""
-        _check_single_frame(z, "z")
-        symbols = _integer_symbols(z)[0]
-        data = self._coder().encode(symbols)
-        return torch.from_numpy(symbols).to(z)[None], {self.name: data}
+        z_hat, symbols = self.quantize(z)
+        coder = new_coder()
+        self.push(coder, symbols)
+        return z_hat, {self.name: coder_bytes(coder)}
 
     @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], size: tuple[int, int]) -> torch.Tensor:
         """The stream named ``name`` and the latent's ``(H, W)`` -> ``z_hat`` (1, C, H, W)."""
-        symbols = self._coder().decode(streams[self.name], (self.channels, *size))
+        coder = open_coder(streams[self.name])
+        z_hat = self.pop(coder, size)
+        finish_decoding(coder)
+        return z_hat
+
+    def quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+        """The coding side without the coder: (``z_hat``, its integer symbols (C, H, W))."""
+        _check_single_frame(z, "z")
+        symbols = _integer_symbols(z)[0]
+        return torch.from_numpy(symbols).to(z)[None], symbols
+
+    def push(self, coder: AnsCoder, symbols: np.ndarray) -> None:
+        """Push :meth:`quantize` d symbols onto a shared ANS stack (popped by :meth:`pop`)."""
+        self._coder().push(coder, symbols)
+
+    def pop(self, coder: AnsCoder, size: tuple[int, int]) -> torch.Tensor:
+        """``z_hat`` (1, C, H, W) from a shared ANS stack."""
+        symbols = self._coder().pop(coder, (self.channels, *size))
         return torch.from_numpy(symbols).to(self.matrices[0])[None]
 
     def _coder(self) -> FactorizedCoder:
@@ -358,6 +376,9 @@ class GaussianConditionalCodec(nn.Module):
         return torch.from_numpy(symbols).to(means) + means
 
 
+CodedStep = tuple[GaussianConditionalCodec, np.ndarray, np.ndarray]
+"""One quadtree step ready to push: its codec, integer symbols and scale-table indices."""
+
 GROUPS = 4
 STEPS = 4
 PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))
@@ -431,10 +452,25 @@ class QuadtreeContextCodec(nn.Module):
 
     @reproducible_inference()
     def compress(self, y: torch.Tensor, common_params: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
-        """``y`` (1, C, H, W) -> (``y_hat``, one stream ``{name}`` holding the four steps).
+        """``y`` (1, C, H, W) -> (``y_hat``, one stream ``{name}`` holding the four steps)."""
+        y_hat, coded = self.quantize(y, common_params)
+        coder = new_coder()
+        self.push(coder, coded)
+        return y_hat, {self.name: coder_bytes(coder)}
 
-        The steps share one ANS stream: ANS is a stack, so the encoder pushes step 3 first and
-        step 0 last, and the decoder pops them in step order.
+    @reproducible_inference()
+    def decompress(self, streams: dict[str, bytes], common_params: torch.Tensor) -> torch.Tensor:
+        """The stream ``{name}`` and the encoder's ``common_params`` -> ``y_hat`` (1, C, H, W)."""
+        coder = open_coder(streams[self.name])
+        y_hat = self.pop(coder, common_params)
+        finish_decoding(coder)
+        return y_hat
+
+    def quantize(self, y: torch.Tensor, common_params: torch.Tensor) -> tuple[torch.Tensor, list[CodedStep]]:
+        """The coding side without the coder: ``y_hat`` and each step's symbols and table indices.
+
+        Every step's parameters need the earlier steps' ``y_hat``, which the encoder has, so all
+        four steps are quantised first and pushed afterwards (:meth:`push`).
         """
         _check_single_frame(y, "y")
         self._check_shapes(y.shape, common_params)
@@ -445,23 +481,24 @@ class QuadtreeContextCodec(nn.Module):
             step_y_hat, symbols, indices = codec.quantize(_gather(y, step), scales, means)
             y_hat = _scatter(y_hat, step_y_hat, step)
             coded.append((codec, symbols, indices))
-        coder = new_coder()
+        return y_hat, coded
+
+    @staticmethod
+    def push(coder: AnsCoder, coded: list[CodedStep]) -> None:
+        """Push the steps onto a shared ANS stack: step 3 first, step 0 last, so that the decoder
+        pops them in step order (ANS is a stack)."""
         for codec, symbols, indices in reversed(coded):
             codec.push(coder, symbols, indices)
-        return y_hat, {self.name: coder_bytes(coder)}
 
-    @reproducible_inference()
-    def decompress(self, streams: dict[str, bytes], common_params: torch.Tensor) -> torch.Tensor:
-        """The stream ``{name}`` and the encoder's ``common_params`` -> ``y_hat`` (1, C, H, W)."""
+    def pop(self, coder: AnsCoder, common_params: torch.Tensor) -> torch.Tensor:
+        """``y_hat`` (1, C, H, W) from a shared ANS stack, each step's parameters computed as it goes."""
         _check_single_frame(common_params, "common_params")
         _, _, height, width = common_params.shape
         y_hat = common_params.new_zeros(1, self.channels, height, width)
         self._check_shapes(y_hat.shape, common_params)
-        coder = open_coder(streams[self.name])
         for step, codec in enumerate(self.step_codecs):
             scales, means = self._step_parameters(step, common_params, y_hat)
             y_hat = _scatter(y_hat, codec.pop(coder, scales, means), step)
-        finish_decoding(coder)
         return y_hat
 
     def _step_parameters(self, step: int, common_params: torch.Tensor,
@@ -512,3 +549,33 @@ def _scatter(full: torch.Tensor, subset: torch.Tensor, step: int) -> torch.Tenso
         row, column = step_phase(index, step)
         updated[:, index * width:(index + 1) * width, row::2, column::2] = values
     return updated
+
+
+@reproducible_inference()
+def compress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec, z: torch.Tensor,
+                             y: torch.Tensor, common_params: Callable[[torch.Tensor], torch.Tensor]
+                             ) -> tuple[torch.Tensor, bytes]:
+    """A hyper-latent ``z`` and the latent ``y`` it conditions, in ONE ANS stream.
+
+    ``common_params(z_hat)`` gives the quadtree's parameters.  ``y`` is pushed first and ``z``
+    last, so the decoder pops ``z``, computes the parameters, then pops ``y``; one stream
+    instead of two saves a stream's ANS tail and directory entry.  Returns (``y_hat``, bytes).
+    """
+    z_hat, z_symbols = z_codec.quantize(z)
+    y_hat, coded = y_codec.quantize(y, common_params(z_hat))
+    coder = new_coder()
+    y_codec.push(coder, coded)
+    z_codec.push(coder, z_symbols)
+    return y_hat, coder_bytes(coder)
+
+
+@reproducible_inference()
+def decompress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec, data: bytes,
+                               z_size: tuple[int, int],
+                               common_params: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``y_hat`` from the stream :func:`compress_with_hyperprior` made."""
+    coder = open_coder(data)
+    z_hat = z_codec.pop(coder, z_size)
+    y_hat = y_codec.pop(coder, common_params(z_hat))
+    finish_decoding(coder)
+    return y_hat

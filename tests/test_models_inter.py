@@ -20,7 +20,7 @@ from cmfr_codec.models.layers import yuv420_to_tensor
 from cmfr_codec.models.motion import warp
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-STREAM_NAMES = {"motion_z", "motion_y", "z", "y"}
+STREAM_NAMES = {"motion", "frame"}
 DPB_FIELDS = ("frame", "feature", "motion_feature", "latent", "motion_latent")
 FLAG_COMBINATIONS = [
     dict(zip(("feature_residual", "sff", "motion_refiner"), flags, strict=True))

@@ -16,7 +16,7 @@ from cmfr_codec.models.layers import yuv420_to_tensor
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 EXAMPLE_CLIP = REPOSITORY / "examples" / "city_416x240_25fps.mkv"
-STREAM_NAMES = {"z", "y"}
+STREAM_NAMES = {"frame"}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import numpy as np
 
 from cmfr_codec.entropy.ans import (
     SYMBOL_LIMIT,
+    AnsCoder,
     check_symbols,
     coder_bytes,
     escape_bits,
@@ -59,22 +60,32 @@ class FactorizedCoder:
 
     def encode(self, symbols: np.ndarray) -> bytes:
         """Code integer ``symbols`` of shape ``(C, ...)`` into bytes."""
-        values = self._per_channel(symbols)
-        table_symbols, escaped = self._table_symbols(values)
         coder = new_coder()
-        push_escapes(coder, values[escaped], self._low_like(values)[escaped], self._high_like(values)[escaped])
-        if table_symbols.shape[1]:
-            for channel in reversed(range(self.channels)):
-                coder.encode_reverse(table_symbols[channel], self._models[channel])
+        self.push(coder, symbols)
         return coder_bytes(coder)
 
     def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Decode ``data`` made by :meth:`encode` for symbols of ``shape`` (int32)."""
+        coder = open_coder(data)
+        decoded = self.pop(coder, shape)
+        finish_decoding(coder)
+        return decoded
+
+    def push(self, coder: AnsCoder, symbols: np.ndarray) -> None:
+        """Push ``symbols`` onto a shared ANS stack; :meth:`pop` takes them back (last pushed, first popped)."""
+        values = self._per_channel(symbols)
+        table_symbols, escaped = self._table_symbols(values)
+        push_escapes(coder, values[escaped], self._low_like(values)[escaped], self._high_like(values)[escaped])
+        if table_symbols.shape[1]:
+            for channel in reversed(range(self.channels)):
+                coder.encode_reverse(table_symbols[channel], self._models[channel])
+
+    def pop(self, coder: AnsCoder, shape: tuple[int, ...]) -> np.ndarray:
+        """Pop symbols of ``shape`` that :meth:`push` pushed (int32)."""
         shape = tuple(int(size) for size in shape)
         if not shape or shape[0] != self.channels or min(shape) < 0:
             raise ValueError(f"shape must be ({self.channels}, ...), got {shape}")
         per_channel = int(np.prod(shape[1:], dtype=np.int64))
-        coder = open_coder(data)
         table_symbols = np.empty((self.channels, per_channel), dtype=np.int64)
         if per_channel:
             for channel in range(self.channels):
@@ -82,7 +93,6 @@ class FactorizedCoder:
         values = table_symbols + self._low[:, None]
         escaped = values > self._high[:, None]
         values[escaped] = pop_escapes(coder, self._low_like(values)[escaped], self._high_like(values)[escaped])
-        finish_decoding(coder)
         return values.astype(np.int32).reshape(shape)
 
     def ideal_bits(self, symbols: np.ndarray) -> float:
