@@ -31,7 +31,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps
 
 
 class EntropyTimer:
-    """Wraps the entropy coders' encode/decode so the time spent in them is counted."""
+    """Wraps the entropy coders' push/pop (every coding path goes through them) to count their time."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -39,7 +39,7 @@ class EntropyTimer:
 
     def __enter__(self) -> EntropyTimer:
         for coder in (ConditionalCoder, FactorizedCoder):
-            for name in ("encode", "decode"):
+            for name in ("push", "pop"):
                 original = getattr(coder, name)
                 self._originals.append((coder, name, original))
                 setattr(coder, name, self._timed(original))
@@ -118,7 +118,7 @@ def main() -> None:
         width, height = (int(value) for value in size.split("x"))
         result = measure(model, clip_frames(width, height, arguments.frames), arguments.quality)
         print(f"{size:>10} {arguments.frames:>6} {result['encode_fps']:>11.2f} {result['decode_fps']:>11.2f} "
-              f"{result['encode_entropy_share']:>10.0%} / {result['decode_entropy_share']:.0%}")
+              f"{result['encode_entropy_share']:>10.1%} / {result['decode_entropy_share']:.1%}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A short CPU run of the real training loss that makes the default weights usable until the
 full training pipeline's weights land.
 
-    python -m cmfr_codec.training.bootstrap --config cmfr-s --minutes 12 --output models/weights/cmfr-s
+    python -m cmfr_codec.training.bootstrap --config cmfr-s --minutes 15 --output models/weights/cmfr-s
 
 Data: the example clip (examples/city_416x240_25fps.mkv, CC0), random 128x128 crops with flips.
 The first part of the time budget trains the intra codec alone; the rest trains the inter codec
@@ -121,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="cmfr-s", help="model preset (default: cmfr-s)")
     parser.add_argument("--output", type=Path, required=True, help="weights stem: writes STEM.intra.cmfrw and STEM.inter.cmfrw")
-    parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock budget (default: 12)")
+    parser.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget (default: 15)")
     parser.add_argument("--batch", type=int, default=4, help="snippets per step (default: 4)")
     parser.add_argument("--crop", type=int, default=128, help="luma crop size, a multiple of 64 (default: 128)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
