@@ -7,7 +7,9 @@ Data: the example clip (examples/city_416x240_25fps.mkv, CC0), random 128x128 cr
 The first part of the time budget trains the intra codec alone; the rest trains the inter codec
 on 3-frame snippets (an I-frame from the intra codec, then two chained P-frames) with the
 rate-distortion loss plus the flow warping loss of the motion stage.  One quality index is drawn
-per step; the learning rate decays exponentially from 1e-3 to 1e-4 over the run.  The result is a *bootstrap*: it codes real video end to end, it is not a trained codec.
+per step; the learning rate decays exponentially from 1e-3 to 1e-4 over the run.
+``--init`` continues from existing weights (its config wins over ``--config``), and
+``--snippet-frames`` lengthens the P-frame chains so that error propagation is trained.  The result is a *bootstrap*: it codes real video end to end, it is not a trained codec.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from cmfr_codec.models.config import preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.layers import yuv420_to_tensor
 from cmfr_codec.training.losses import lambda_for, yuv_mse
-from cmfr_codec.weights import save_weights
+from cmfr_codec.weights import find_weights, load_model, save_weights
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[2] / "examples" / "city_416x240_25fps.mkv"
-SNIPPET_FRAMES = 3
+DEFAULT_SNIPPET_FRAMES = 3
 WARP_LOSS_WEIGHT = 0.1
 START_LEARNING_RATE, END_LEARNING_RATE = 1e-3, 1e-4
 
@@ -80,16 +82,20 @@ def inter_step(codec: CmfrCodec, snippet: torch.Tensor, quality_index: int) -> t
         loss = loss + lambda_for(quality_index) * yuv_mse(output.x_hat, frame) + output.bpp
         loss = loss + WARP_LOSS_WEIGHT * lambda_for(quality_index) * yuv_mse(output.warped, frame)
         buffer = output.dpb
-    return loss / (SNIPPET_FRAMES - 1)
+    return loss / (len(snippet) - 1)
 
 
 def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: int, seed: int,
-              intra_share: float = 0.4) -> int:
+              intra_share: float = 0.4, snippet_frames: int = DEFAULT_SNIPPET_FRAMES,
+              init: Path | None = None) -> int:
     """Train for ``minutes`` of wall time and save the weights pair at ``output``; returns the steps run."""
     torch.manual_seed(seed)
     generator = random.Random(seed)
     clip = load_clip(EXAMPLE_CLIP)
-    codec = CmfrCodec(preset(config_name)).train()
+    if init is not None:
+        codec = load_model(find_weights(str(init))).codec.train()
+    else:
+        codec = CmfrCodec(preset(config_name)).train()
     optimizer = torch.optim.Adam(codec.parameters(), lr=START_LEARNING_RATE)
     console = Console(stderr=True)
     start = time.monotonic()
@@ -97,7 +103,7 @@ def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: 
     step = 0
     while (elapsed := time.monotonic() - start) < budget:
         quality_index = generator.randrange(64)
-        snippet = random_snippets(clip, batch, SNIPPET_FRAMES, crop // 2, generator)
+        snippet = random_snippets(clip, batch, snippet_frames, crop // 2, generator)
         stage = "intra" if elapsed < intra_share * budget else "inter"
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(elapsed / budget)
@@ -125,10 +131,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="snippets per step (default: 4)")
     parser.add_argument("--crop", type=int, default=128, help="luma crop size, a multiple of 64 (default: 128)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--intra-share", type=float, default=0.4,
+                        help="share of the time spent on the intra stage (default: 0.4)")
+    parser.add_argument("--snippet-frames", type=int, default=DEFAULT_SNIPPET_FRAMES,
+                        help="frames per snippet: one I-frame, then chained P-frames (default: 3)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from these weights (a weights file of a pair; default: random init)")
     arguments = parser.parse_args()
     if arguments.crop % 64:
         parser.error("--crop must be a multiple of 64")
-    bootstrap(arguments.config, arguments.output, arguments.minutes, arguments.batch, arguments.crop, arguments.seed)
+    if arguments.snippet_frames < 2:
+        parser.error("--snippet-frames must be at least 2")
+    bootstrap(arguments.config, arguments.output, arguments.minutes, arguments.batch, arguments.crop, arguments.seed,
+              arguments.intra_share, arguments.snippet_frames, arguments.init)
 
 
 if __name__ == "__main__":
