@@ -19,9 +19,13 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmfr_codec.atomic import AtomicOutput
 from cmfr_codec.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from cmfr_codec.models.codec import CmfrCodec
 
 DEFAULT_MODEL = "cmfr-s"
 WEIGHTS_SUFFIX = ".cmfrw"
@@ -38,6 +42,11 @@ class WeightsFiles:
     inter: Path
 
     @property
+    def stem(self) -> Path:
+        """The pair's common path without the part and the suffix (``path/NAME``)."""
+        return self.intra.with_name(self.intra.name[: -len(f".intra{WEIGHTS_SUFFIX}")])
+
+    @property
     def digest(self) -> bytes:
         """The model's identity as a bitstream records it."""
         return hashlib.sha256(_file_digest(self.intra) + _file_digest(self.inter)).digest()
@@ -47,7 +56,7 @@ class WeightsFiles:
 class LoadedModel:
     """A model ready to code: the network on its device, its name, and the digest of its files."""
 
-    codec: object
+    codec: CmfrCodec
     name: str
     digest: bytes
     device: str
@@ -90,7 +99,7 @@ def find_weights(model: str) -> WeightsFiles:
         return files
     files = _pair(installed_weights_dir() / model)
     if not (files.intra.is_file() and files.inter.is_file()):
-        known = sorted({path.name.split(".")[0] for path in installed_weights_dir().glob(f"*{WEIGHTS_SUFFIX}")})
+        known = sorted(_pair(path).stem.name for path in installed_weights_dir().glob(f"*.intra{WEIGHTS_SUFFIX}"))
         raise ModelError(
             f"no model: no weights named {model!r} are installed (installed: {', '.join(known) or 'none'}); "
             f"pass --model PATH to a {WEIGHTS_SUFFIX} weights file"
@@ -98,7 +107,7 @@ def find_weights(model: str) -> WeightsFiles:
     return files
 
 
-def save_weights(codec, stem: str | Path) -> WeightsFiles:
+def save_weights(codec: CmfrCodec, stem: str | Path) -> WeightsFiles:
     """Write ``codec`` (a :class:`CmfrCodec`) as ``STEM.intra.cmfrw`` and ``STEM.inter.cmfrw``.
 
     Call ``codec.update_tables()`` first: the integer CDF tables are part of the weights.
@@ -165,6 +174,6 @@ def check_weights_match(model: str, expected_digest: bytes) -> WeightsFiles:
     if actual != expected_digest:
         raise ModelError(
             f"wrong model: the bitstream was made with weights {expected_digest.hex()[:16]}..., "
-            f"but {files.intra.parent / files.intra.name.split('.')[0]} has digest {actual.hex()[:16]}..."
+            f"but {files.stem} has digest {actual.hex()[:16]}..."
         )
     return files
