@@ -53,6 +53,16 @@ def frame_to_tensor(frame: YuvFrame, device: str) -> torch.Tensor:
     return padded
 
 
+def model_grid(width: int, height: int) -> tuple[int, int]:
+    """The padded half-resolution (h, w) on which the model codes a ``width`` x ``height`` sequence."""
+
+    def padded(size: int) -> int:
+        half = (size + 1) // 2
+        return half + -half % PADDING_MULTIPLE
+
+    return padded(height), padded(width)
+
+
 def tensor_to_frame(x_hat: torch.Tensor, width: int, height: int) -> YuvFrame:
     """The decoder's output frame: rounded to 8 bits and cropped to the sequence size."""
     return YuvFrame(*tensor_to_yuv420(x_hat.cpu(), height, width))
@@ -91,8 +101,7 @@ class SequenceDecoder:
     def __init__(self, model: LoadedModel, header: SequenceHeader):
         self.model = model
         self.width, self.height = header.width, header.height
-        self._grid = tuple(-(-((size + 1) // 2) // PADDING_MULTIPLE) * PADDING_MULTIPLE
-                           for size in (header.height, header.width))
+        self._grid = model_grid(header.width, header.height)
         self._buffer: DecodedPictureBuffer | None = None
 
     def decode(self, number: int, record: FrameRecord) -> YuvFrame:
