@@ -9,13 +9,9 @@ from cmfr_codec.errors import InputError
 
 def check_video_output(path: Path) -> None:
     """Refuse an output extension no writer handles, before hours of encoding are spent."""
-    from cmfr_codec.io import SUPPORTED_OUTPUT_EXTENSIONS
+    from cmfr_codec.io import writer_class
 
-    if path.suffix.lower() not in SUPPORTED_OUTPUT_EXTENSIONS:
-        raise InputError(
-            f"cannot write {path}: the output format is chosen by extension, one of "
-            f"{', '.join(SUPPORTED_OUTPUT_EXTENSIONS)}"
-        )
+    writer_class(path)
 
 
 def check_distinct(*paths: Path | None) -> None:

@@ -5,7 +5,7 @@ yielding :class:`YuvFrame` objects in limited-range ``yuv420p``.  Writers: ``.yu
 and lossless FFV1 ``.mkv``, published atomically.  See docs/io.md.
 """
 
-from cmfr_codec.io.formats import SUPPORTED_OUTPUT_EXTENSIONS, create_video_writer, open_video
+from cmfr_codec.io.formats import SUPPORTED_OUTPUT_EXTENSIONS, create_video_writer, open_video, writer_class
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
 from cmfr_codec.io.naming import DEFAULT_FPS, parse_fps, parse_size, size_and_rate_from_name
 from cmfr_codec.io.streams import VideoReader, VideoWriter
@@ -22,4 +22,5 @@ __all__ = [
     "parse_fps",
     "parse_size",
     "size_and_rate_from_name",
+    "writer_class",
 ]

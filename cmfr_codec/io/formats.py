@@ -46,12 +46,20 @@ def open_video(
     return reader(path, size=size, fps=fps, skip=skip, frames=frames)
 
 
-def create_video_writer(path: str | os.PathLike[str], info: VideoInfo) -> VideoWriter:
-    """A writer for ``path`` in the format its extension names; nothing appears there until it closes."""
+def writer_class(path: str | os.PathLike[str]) -> type[VideoWriter]:
+    """The writer for ``path``'s extension; InputError for an extension no writer handles.
+
+    Commands call it before any work, so a typo in the output name fails at once.
+    """
     suffix = Path(path).suffix.lower()
     if suffix not in _WRITERS:
         raise InputError(
             f"cannot write {path}: unknown output extension '{suffix}'; "
             f"use one of {', '.join(SUPPORTED_OUTPUT_EXTENSIONS)}"
         )
-    return _WRITERS[suffix](path, info)
+    return _WRITERS[suffix]
+
+
+def create_video_writer(path: str | os.PathLike[str], info: VideoInfo) -> VideoWriter:
+    """A writer for ``path`` in the format its extension names; nothing appears there until it closes."""
+    return writer_class(path)(path, info)
