@@ -47,7 +47,8 @@ def reproducible_inference() -> Iterator[None]:
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if threads != 1:  # nested coding calls (a codec inside a codec) find it set already
+        torch.set_num_threads(1)
     try:
         with (
             torch.no_grad(),
@@ -56,4 +57,5 @@ def reproducible_inference() -> Iterator[None]:
         ):
             yield
     finally:
-        torch.set_num_threads(threads)
+        if threads != 1:
+            torch.set_num_threads(threads)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,9 +47,9 @@ class WeightsFiles:
         """The pair's common path without the part and the suffix (``path/NAME``)."""
         return self.intra.with_name(self.intra.name[: -len(f".intra{WEIGHTS_SUFFIX}")])
 
-    @property
+    @cached_property
     def digest(self) -> bytes:
-        """The model's identity as a bitstream records it."""
+        """The model's identity as a bitstream records it (hashed once: decode checks it, then loads)."""
         return hashlib.sha256(_file_digest(self.intra) + _file_digest(self.inter)).digest()
 
 
