@@ -7,7 +7,9 @@ one 1920x1080 frame, i.e. the (1, 6, 544, 960) padded half-resolution tensor, fo
 paths: intra compress / decompress, inter compress (motion estimation included) / decompress.
 The training step is the rate-distortion loss of a batch of 4 snippets of 3 frames at 256x256
 (one intra-coded reference, then two chained P-frames), forward, backward and an Adam step; the
-median of ``--steps`` steps after one warm-up step is printed.
+median of ``--steps`` steps after one warm-up step is printed.  ``--steps 0`` skips the training
+step (no warm-up either) and prints "-" in its column: parameters and MACs only, which do not
+depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ def training_step_seconds(codec: CmfrCodec, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="cmfr-s,cmfr-base")
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=3,
+                        help="timed training steps per preset; 0 skips the timing (default: 3)")
     arguments = parser.parse_args()
+    if arguments.steps < 0:
+        parser.error("--steps must be 0 or more")
     print(f"machine: {platform.machine()} cpus={os.cpu_count()} torch={torch.__version__} threads={torch.get_num_threads()}")
     print("| model | intra params | inter params | intra enc / dec GMAC | inter enc / dec GMAC | train step (s) |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -84,10 +89,10 @@ def main() -> None:
         codec = CmfrCodec(preset(name))
         with reproducible_inference():
             macs = coding_macs(codec)
-        seconds = training_step_seconds(codec, arguments.steps)
+        seconds = f"{training_step_seconds(codec, arguments.steps):.2f}" if arguments.steps else "-"
         print(f"| {name} | {count_parameters(codec.intra) / 1e6:.2f} M | {count_parameters(codec.inter) / 1e6:.2f} M "
               f"| {macs['intra_encode']:.1f} / {macs['intra_decode']:.1f} "
-              f"| {macs['inter_encode']:.1f} / {macs['inter_decode']:.1f} | {seconds:.2f} |")
+              f"| {macs['inter_encode']:.1f} / {macs['inter_decode']:.1f} | {seconds} |")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,8 @@ def save_weights(codec: CmfrCodec, stem: str | Path) -> WeightsFiles:
     return files
 
 
-def _read_part(path: Path, part: str) -> dict:
+def read_part(path: Path, part: str) -> dict:
+    """The checked contents of one weights file: ``format``, ``version``, ``part``, ``config``, ``state_dict``."""
     import torch
 
     try:
@@ -151,7 +152,7 @@ def load_model(files: WeightsFiles, device: str = "cpu") -> LoadedModel:
     from cmfr_codec.models.codec import CmfrCodec
     from cmfr_codec.models.config import ModelConfig
 
-    intra, inter = _read_part(files.intra, "intra"), _read_part(files.inter, "inter")
+    intra, inter = read_part(files.intra, "intra"), read_part(files.inter, "inter")
     if intra["config"] != inter["config"]:
         raise ModelError(f"{files.intra} and {files.inter} belong to different models")
     try:

@@ -116,6 +116,9 @@ class IntraConfig(_Config):
     ``blocks_per_stage`` DepthwiseBlocks follow every analysis and synthesis stage and fill every
     UNet level.  ``distribution`` and ``skip_below_index`` are those of the latent's conditional
     coder; encoder and decoder must agree on both, which is why they are config, not options.
+    ``integer_entropy`` computes every entropy parameter in exact fixed point
+    (:mod:`cmfr_codec.models.integer`), so streams decode on any device; off, in float (the
+    reference the integer path's rate cost is measured against).
     """
 
     transform_channels: tuple[int, int, int]
@@ -126,6 +129,7 @@ class IntraConfig(_Config):
     blocks_per_stage: int = 1
     distribution: str = "gaussian"
     skip_below_index: int = 0
+    integer_entropy: bool = True
 
     def __post_init__(self) -> None:
         counts = {
@@ -168,7 +172,8 @@ class InterConfig(_Config):
     ``blocks_per_stage`` DepthwiseBlocks follow every transform stage and fill every UNet level.
     The three bools are the CMFR methods (architecture section 1); each off gives the DCVC-DC-style
     baseline for that part, and its networks are then not built at all.  ``distribution`` and
-    ``skip_below_index`` apply to both quadtree-coded latents (motion and frame).
+    ``skip_below_index`` apply to both quadtree-coded latents (motion and frame);
+    ``integer_entropy`` as for :class:`IntraConfig` (off, the frame latent's prior also sees C3).
     """
 
     feature_channels: int
@@ -191,6 +196,7 @@ class InterConfig(_Config):
     motion_refiner: bool = True
     distribution: str = "gaussian"
     skip_below_index: int = 0
+    integer_entropy: bool = True
 
     def __post_init__(self) -> None:
         counts = {

@@ -21,8 +21,10 @@ class DecodedPictureBuffer:
       masked residual plus the masked prediction); ``None`` right after an I-frame, when the
       inter model derives it from ``frame``.
     - ``motion_feature``: the motion decoder's feature of t-1, conditioning the next motion coding.
-    - ``latent``: y^_{t-1}, a temporal prior for the next frame's latent.
-    - ``motion_latent``: the motion latent of t-1, a temporal prior for the next motion latent.
+    - ``latent``: y^_{t-1} in coded units (symbols plus means, before the decoder's quantisation
+      step), the temporal prior of the next frame's latent: the same on every device, which a
+      prior that selects coding tables needs (docs/determinism.md).
+    - ``motion_latent``: the motion latent of t-1 in coded units, the next motion latent's prior.
     """
 
     frame: Tensor

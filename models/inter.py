@@ -14,7 +14,7 @@ this module never pads or crops.  Sizes below are relative to that grid::
     P = predictor(C1),  m = sigmoid(mask_net([C1, P]))                                [feature_residual]
     encoder input: R = E(x_t) - m * P                              (flag off: E(x_t), plain conditional)
     R, C1..C3 --ContextualEncoder (SFF)--> y (1/8)
-        --TemporalHyperpriorCodec (prior: down(C3), dpb.latent)--> y_hat          stream "frame"
+        --TemporalHyperpriorCodec (prior: dpb.latent)--> y_hat                     stream "frame"
     y_hat, C3..C1 --ContextualDecoder (SFF)--> R_hat;  F_hat = R_hat + m * P        (flag off: F_hat = output)
     G = F_hat + UNet([F_hat, C1]);  x_hat = conv3x3(G)
     next DPB: frame x_hat, feature F_hat (flag off: G), motion feature, latent y_hat, motion latent m_hat
@@ -26,9 +26,18 @@ reconstructed features, rich in temporal information, become the next reference)
 it, the generator's last feature G, as DCVC-DC keeps its frame generator's feature.
 
 The motion context is ``conv3x3 /2`` of the previous motion decoder feature (zeros when the DPB
-has none); both the motion encoder and the motion decoder fuse it at 1/2.  Latents in the DPB
-are dequantised (``y_hat * step``).  ``forward`` leaves the DPB attached to the graph, so a
-cascaded training loss over several frames reaches earlier frames; detach it to stop that.
+has none); both the motion encoder and the motion decoder fuse it at 1/2.  ``forward`` leaves
+the DPB attached to the graph, so a cascaded training loss over several frames reaches earlier
+frames; detach it to stop that.
+
+Entropy parameters (``integer_entropy``, the default): every value that selects a coding table
+is computed by :class:`~cmfr_codec.models.integer.IntegerNetwork` s from exact inputs only, so a
+stream decodes identically on any device (docs/determinism.md).  That is why the latents in the
+DPB are kept in *coded* units (``y_s_hat`` = symbols + means, exact), and why the frame latent's
+temporal prior is the previous coded latent alone: the motion-compensated context C3, which
+DCVC-DC also feeds to this prior, comes from float warping and may differ in its last bits
+between devices.  With ``integer_entropy`` off (the float path, for measuring what exactness
+costs) the prior networks are plain float convolutions and C3 joins the prior.
 
 ``compress`` and ``decompress`` run the same decoder-side methods (:meth:`InterCodec._conditions`,
 :meth:`InterCodec._reconstruct`) on the same decoded latents, so in one process they return
@@ -39,6 +48,7 @@ count does too (tested).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +64,12 @@ from cmfr_codec.models.contexts import (
     blocks,
 )
 from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.integer import (
+    IntegerConv2d,
+    IntegerLeakyReLU,
+    IntegerNetwork,
+    integer_hyper_synthesis,
+)
 from cmfr_codec.models.latent_codecs import (
     FactorizedLatentCodec,
     QuadtreeContextCodec,
@@ -111,25 +127,36 @@ class InterOutput:
     flow: torch.Tensor
 
 
+class DecodedLatent(NamedTuple):
+    """A decoded latent twice: ``values`` (dequantised, ``y_s_hat * step``) for the networks after
+    it, and ``coded`` (``y_s_hat`` = symbols + means, exact multiples of 1/256) for the next
+    frame's temporal prior, which must see exact values on every device."""
+
+    values: torch.Tensor
+    coded: torch.Tensor
+
+
 class TemporalHyperpriorCodec(nn.Module):
     """One latent with a hyperprior and a temporal prior, coded at a quality index.
 
     ::
 
         y --/ encoder step(q)--> y_s --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat
-                                  |                                     hyper synthesis (2 x up)
+                                  |                              integer hyper synthesis (2 x up)
                                   |                                               |
-                                  |      temporal prior (caller, at y's grid) --[ , ]-- prior fusion
+                                  |      temporal prior (caller, at y's grid) --[ , ]-- integer prior fusion
                                   v                                               v
         y_s --QuadtreeContextCodec(common params)--> y_s_hat       z and y share one stream, ``stream``
         y_hat = y_s_hat * decoder step(q)
 
-    The three methods return the *dequantised* ``y_hat``, which is what the networks after it
-    and the next frame's temporal prior use.
+    Everything from ``z_hat`` and the temporal prior to the table indices is an
+    :class:`IntegerNetwork` (exact on any device when ``quantized``); the caller's temporal
+    prior on the coding paths must be an integer network's :meth:`IntegerNetwork.coding`
+    output.  The three methods return a :class:`DecodedLatent`.
     """
 
     def __init__(self, latent_channels: int, hyper_channels: int, prior_channels: int, distribution: str,
-                 skip_below_index: int, prefix: str, stream: str) -> None:
+                 skip_below_index: int, prefix: str, stream: str, quantized: bool = True) -> None:
         super().__init__()
         self.prefix = prefix
         self.stream = stream
@@ -137,48 +164,57 @@ class TemporalHyperpriorCodec(nn.Module):
             ResidualBlockWithStride(latent_channels, hyper_channels),
             ResidualBlockWithStride(hyper_channels, hyper_channels),
         )
-        self.hyper_synthesis = nn.Sequential(
-            ResidualBlockUpsample(hyper_channels, hyper_channels),
-            ResidualBlockUpsample(hyper_channels, latent_channels),
-        )
+        self.hyper_synthesis = integer_hyper_synthesis(hyper_channels, latent_channels, quantized)
         # Pointwise: the quadtree's parameter networks that follow give the spatial view.
-        self.prior_fusion = nn.Sequential(
-            conv1x1(latent_channels + prior_channels, 2 * latent_channels),
-            nn.LeakyReLU(0.1),
-            conv1x1(2 * latent_channels, latent_channels),
+        self.prior_fusion = IntegerNetwork(
+            IntegerConv2d(latent_channels + prior_channels, 2 * latent_channels, quantized=quantized),
+            IntegerLeakyReLU(quantized),
+            IntegerConv2d(2 * latent_channels, latent_channels, quantized=quantized),
         )
         self.z_codec = FactorizedLatentCodec(hyper_channels, name=f"{prefix}z")
         self.y_codec = QuadtreeContextCodec(latent_channels, latent_channels, distribution=distribution,
-                                            skip_below_index=skip_below_index, name=f"{prefix}y")
+                                            skip_below_index=skip_below_index, name=f"{prefix}y",
+                                            quantized=quantized)
         self.encoder_steps = QualityScales(latent_channels)
         self.decoder_steps = QualityScales(latent_channels)
 
     def forward(self, y: torch.Tensor, temporal_prior: torch.Tensor, quality_index: QualityIndex,
-                quantization: Quantization = "noise") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Training: -> ``y_hat`` and likelihoods ``{"{prefix}y": ..., "{prefix}z": ...}``."""
+                quantization: Quantization = "noise") -> tuple[DecodedLatent, dict[str, torch.Tensor]]:
+        """Training: -> the decoded latent and likelihoods ``{"{prefix}y": ..., "{prefix}z": ...}``."""
         scaled = y / self.encoder_steps(quality_index)
         z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(scaled), quantization)
-        y_hat, y_likelihoods = self.y_codec(scaled, self._common_params(z_hat, temporal_prior), quantization)
-        return (y_hat * self.decoder_steps(quality_index),
+        common_params = self.prior_fusion(torch.cat([self.hyper_synthesis(z_hat), temporal_prior], dim=1))
+        y_hat, y_likelihoods = self.y_codec(scaled, common_params, quantization)
+        return (DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat),
                 {f"{self.prefix}y": y_likelihoods, f"{self.prefix}z": z_likelihoods})
 
     def compress(self, y: torch.Tensor, temporal_prior: torch.Tensor,
-                 quality_index: int) -> tuple[torch.Tensor, dict[str, bytes]]:
-        """``y`` (1, C, H, W) -> (the decoder's exact ``y_hat``, ``{stream: bytes}`` holding z and y)."""
+                 quality_index: int) -> tuple[DecodedLatent, dict[str, bytes]]:
+        """``y`` (1, C, H, W) -> (the decoder's exact latent, ``{stream: bytes}`` holding z and y)."""
         scaled = y / self.encoder_steps(quality_index)
         y_hat, data = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(scaled), scaled,
-                                               lambda z_hat: self._common_params(z_hat, temporal_prior))
-        return y_hat * self.decoder_steps(quality_index), {self.stream: data}
+                                               lambda z_hat: self._coding_params(z_hat, temporal_prior))
+        return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat), {self.stream: data}
 
-    def decompress(self, streams: dict[str, bytes], temporal_prior: torch.Tensor, quality_index: int) -> torch.Tensor:
-        """The stream and the same ``temporal_prior`` (1, P, H, W) -> ``y_hat`` (1, C, H, W)."""
+    def decompress(self, streams: dict[str, bytes], temporal_prior: torch.Tensor,
+                   quality_index: int) -> DecodedLatent:
+        """The stream and the same ``temporal_prior`` (1, P, H, W) -> the decoded latent."""
         height, width = temporal_prior.shape[-2:]
         y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams[self.stream], (height // 4, width // 4),
-                                           lambda z_hat: self._common_params(z_hat, temporal_prior))
-        return y_hat * self.decoder_steps(quality_index)
+                                           lambda z_hat: self._coding_params(z_hat, temporal_prior))
+        return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat)
 
-    def _common_params(self, z_hat: torch.Tensor, temporal_prior: torch.Tensor) -> torch.Tensor:
-        return self.prior_fusion(torch.cat([self.hyper_synthesis(z_hat), temporal_prior], dim=1))
+    def _coding_params(self, z_hat: torch.Tensor, temporal_prior: torch.Tensor) -> torch.Tensor:
+        hyper = self.hyper_synthesis.coding(z_hat)
+        return self.prior_fusion.coding(torch.cat([hyper, temporal_prior.to(hyper.dtype)], dim=1))
+
+
+def _temporal_prior_network(channels: int, quantized: bool) -> IntegerNetwork:
+    """The previous frame's coded latent -> a temporal prior for this frame's latent (3x3, 3x3)."""
+    return IntegerNetwork(
+        IntegerConv2d(channels, channels, 3, quantized=quantized), IntegerLeakyReLU(quantized),
+        IntegerConv2d(channels, channels, 3, quantized=quantized),
+    )
 
 
 class MotionEncoder(nn.Module):
@@ -220,7 +256,10 @@ class MotionDecoder(nn.Module):
 
 @dataclass
 class _Conditions:
-    """Everything decoder-side that the frame latent is coded with, computed once per frame."""
+    """Everything decoder-side that the frame latent is coded with, computed once per frame.
+
+    ``motion_latent`` is the motion latent in coded units (for the next frame's DPB).
+    """
 
     flow: torch.Tensor
     warped: torch.Tensor
@@ -246,12 +285,11 @@ class InterCodec(nn.Module):
         self.flow_estimator = SpyNetFlow(FRAME_CHANNELS, config.flow_levels, config.flow_channels)
         self.motion_context = conv3x3(motion_feature, motion, stride=2)
         self.motion_encoder = MotionEncoder(motion, motion_latent, stages)
-        self.motion_prior = nn.Sequential(
-            conv3x3(motion_latent, motion_latent), nn.LeakyReLU(0.1), conv3x3(motion_latent, motion_latent),
-        )
+        quantized = config.integer_entropy
+        self.motion_prior = _temporal_prior_network(motion_latent, quantized)
         self.motion_codec = TemporalHyperpriorCodec(motion_latent, config.motion_hyper_channels, motion_latent,
                                                     config.distribution, config.skip_below_index, "motion_",
-                                                    stream="motion")
+                                                    stream="motion", quantized=quantized)
         self.motion_decoder = MotionDecoder(motion_latent, motion, motion_feature, stages)
         self.motion_refiner = (MotionRefiner(config.refiner_channels, motion_feature, blocks=stages)
                                if config.motion_refiner else None)
@@ -267,10 +305,13 @@ class InterCodec(nn.Module):
             )
         self.contextual_encoder = ContextualEncoder(feature, config.context_channels, config.transform_channels,
                                                     latent, stages, config.sff)
-        self.latent_prior = ResidualBlockWithStride(c3, latent)
-        self.latent_codec = TemporalHyperpriorCodec(latent, config.hyper_channels, 2 * latent,
+        self.latent_prior = _temporal_prior_network(latent, quantized)
+        # The float path may also condition on the motion-compensated context C3; the integer
+        # path may not: C3 comes from float warping, whose last bits differ between devices.
+        self.context_prior = None if quantized else ResidualBlockWithStride(c3, latent)
+        self.latent_codec = TemporalHyperpriorCodec(latent, config.hyper_channels, latent if quantized else 2 * latent,
                                                     config.distribution, config.skip_below_index, "",
-                                                    stream="frame")
+                                                    stream="frame", quantized=quantized)
         self.contextual_decoder = ContextualDecoder(latent, config.context_channels, config.transform_channels,
                                                     feature, stages, config.sff)
         self.frame_generator = UNet(feature + c1, feature, config.unet_channels, blocks_per_stage=stages)
@@ -285,9 +326,9 @@ class InterCodec(nn.Module):
         self._check_frame(x, dpb)
         motion_context = self._motion_context(dpb)
         motion_y = self.motion_encoder(self.flow_estimator(x, dpb.frame), motion_context)
-        motion_latent, likelihoods = self.motion_codec(motion_y, self._motion_prior(dpb), quality_index,
-                                                       quantization)
-        conditions = self._conditions(motion_latent, motion_context, dpb)
+        motion_latent, likelihoods = self.motion_codec(motion_y, self._motion_prior(dpb, coding=False),
+                                                       quality_index, quantization)
+        conditions = self._conditions(motion_latent, motion_context, dpb, coding=False)
         latent, frame_likelihoods = self.latent_codec(self._analyse(x, conditions), conditions.latent_prior,
                                                       quality_index, quantization)
         likelihoods.update(frame_likelihoods)
@@ -307,8 +348,9 @@ class InterCodec(nn.Module):
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")
         motion_context = self._motion_context(dpb)
         motion_y = self.motion_encoder(self.flow_estimator(x, dpb.frame), motion_context)
-        motion_latent, streams = self.motion_codec.compress(motion_y, self._motion_prior(dpb), quality_index)
-        conditions = self._conditions(motion_latent, motion_context, dpb)
+        motion_latent, streams = self.motion_codec.compress(motion_y, self._motion_prior(dpb, coding=True),
+                                                            quality_index)
+        conditions = self._conditions(motion_latent, motion_context, dpb, coding=True)
         latent, frame_streams = self.latent_codec.compress(self._analyse(x, conditions), conditions.latent_prior,
                                                            quality_index)
         streams.update(frame_streams)
@@ -319,8 +361,8 @@ class InterCodec(nn.Module):
         """Streams from :meth:`compress` and the same DPB (batch 1) -> reconstruction and next DPB."""
         self._check_frame(dpb.frame, dpb)
         motion_context = self._motion_context(dpb)
-        motion_latent = self.motion_codec.decompress(streams, self._motion_prior(dpb), quality_index)
-        conditions = self._conditions(motion_latent, motion_context, dpb)
+        motion_latent = self.motion_codec.decompress(streams, self._motion_prior(dpb, coding=True), quality_index)
+        conditions = self._conditions(motion_latent, motion_context, dpb, coding=True)
         latent = self.latent_codec.decompress(streams, conditions.latent_prior, quality_index)
         return self._reconstruct(latent, conditions)
 
@@ -336,8 +378,9 @@ class InterCodec(nn.Module):
             previous = frame.new_zeros(frame.shape[0], self.config.motion_feature_channels, *frame.shape[-2:])
         return self.motion_context(previous)
 
-    def _motion_prior(self, dpb: DecodedPictureBuffer) -> torch.Tensor:
-        return self.motion_prior(self._previous_latent(dpb.motion_latent, self.config.motion_latent_channels, dpb))
+    def _motion_prior(self, dpb: DecodedPictureBuffer, coding: bool) -> torch.Tensor:
+        previous = self._previous_latent(dpb.motion_latent, self.config.motion_latent_channels, dpb)
+        return self.motion_prior.coding(previous) if coding else self.motion_prior(previous)
 
     @staticmethod
     def _previous_latent(latent: torch.Tensor | None, channels: int, dpb: DecodedPictureBuffer) -> torch.Tensor:
@@ -347,10 +390,10 @@ class InterCodec(nn.Module):
         return frame.new_zeros(frame.shape[0], channels, frame.shape[-2] // LATENT_STRIDE,
                                frame.shape[-1] // LATENT_STRIDE)
 
-    def _conditions(self, motion_latent: torch.Tensor, motion_context: torch.Tensor,
-                    dpb: DecodedPictureBuffer) -> _Conditions:
+    def _conditions(self, motion_latent: DecodedLatent, motion_context: torch.Tensor,
+                    dpb: DecodedPictureBuffer, coding: bool) -> _Conditions:
         """The decoder side from the decoded motion latent up to the frame latent's prior."""
-        flow, motion_feature = self.motion_decoder(motion_latent, motion_context)
+        flow, motion_feature = self.motion_decoder(motion_latent.values, motion_context)
         if self.motion_refiner is not None:
             flow = self.motion_refiner(flow, dpb.frame, motion_feature)
         warped = warp(dpb.frame, flow)
@@ -362,8 +405,11 @@ class InterCodec(nn.Module):
             mask = torch.sigmoid(self.mask_network(torch.cat([contexts[0], prediction], dim=1)))
             masked_prediction = mask * prediction
         previous_latent = self._previous_latent(dpb.latent, self.config.latent_channels, dpb)
-        latent_prior = torch.cat([self.latent_prior(contexts[2]), previous_latent], dim=1)
-        return _Conditions(flow, warped, motion_feature, motion_latent, contexts, masked_prediction, latent_prior)
+        latent_prior = self.latent_prior.coding(previous_latent) if coding else self.latent_prior(previous_latent)
+        if self.context_prior is not None:
+            latent_prior = torch.cat([latent_prior, self.context_prior(contexts[2])], dim=1)
+        return _Conditions(flow, warped, motion_feature, motion_latent.coded, contexts, masked_prediction,
+                           latent_prior)
 
     def _analyse(self, x: torch.Tensor, conditions: _Conditions) -> torch.Tensor:
         """Encoder side: the frame's feature (minus the masked prediction) -> the frame latent y."""
@@ -372,16 +418,16 @@ class InterCodec(nn.Module):
             feature = feature - conditions.masked_prediction
         return self.contextual_encoder(feature, conditions.contexts)
 
-    def _reconstruct(self, latent: torch.Tensor, conditions: _Conditions) -> InterDecoded:
+    def _reconstruct(self, latent: DecodedLatent, conditions: _Conditions) -> InterDecoded:
         """The decoder side after the frame latent, shared by all three paths."""
-        feature = self.contextual_decoder(latent, conditions.contexts)
+        feature = self.contextual_decoder(latent.values, conditions.contexts)
         if conditions.masked_prediction is not None:
             feature = feature + conditions.masked_prediction
         generated = feature + self.frame_generator(torch.cat([feature, conditions.contexts[0]], dim=1))
         x_hat = self.projection(generated)
         reference = feature if conditions.masked_prediction is not None else generated
         dpb = DecodedPictureBuffer(frame=x_hat, feature=reference, motion_feature=conditions.motion_feature,
-                                   latent=latent, motion_latent=conditions.motion_latent)
+                                   latent=latent.coded, motion_latent=conditions.motion_latent)
         return InterDecoded(x_hat, dpb)
 
     @staticmethod

@@ -10,7 +10,7 @@
       v
     y --hyper analysis (2 x /2)--> z --FactorizedLatentCodec--> z_hat
     |                                                            |
-    |                                       hyper synthesis (2 x up) -> common params
+    |                               integer hyper synthesis (2 x up) -> common params
     v                                                            v
     y --QuadtreeContextCodec(common params)----------------------+--> y_hat     stream "frame" (with z)
       | * q_dec(quality_index)
@@ -47,6 +47,7 @@ from torch import nn
 
 from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.models.config import IntraConfig
+from cmfr_codec.models.integer import integer_hyper_synthesis
 from cmfr_codec.models.latent_codecs import (
     FactorizedLatentCodec,
     QuadtreeContextCodec,
@@ -80,11 +81,14 @@ class IntraDecoded:
     """What the decoder of an I-frame produces, both cropped to the input's (h, w).
 
     ``x_hat`` (1, 6, h, w) is the reconstructed frame; ``feature`` (1, feature_channels, h, w)
-    is the decoder's last feature before the output projection.
+    is the decoder's last feature before the output projection; ``latent`` is the decoded
+    latent in coded units (symbols plus means, before the decoder step), the same on every
+    device (docs/determinism.md).
     """
 
     x_hat: torch.Tensor
     feature: torch.Tensor
+    latent: torch.Tensor
 
 
 @dataclass
@@ -125,13 +129,11 @@ class IntraCodec(nn.Module):
             ResidualBlockWithStride(latent, hyper),
             ResidualBlockWithStride(hyper, hyper),
         )
-        self.hyper_synthesis = nn.Sequential(
-            ResidualBlockUpsample(hyper, hyper),
-            ResidualBlockUpsample(hyper, latent),
-        )
+        self.hyper_synthesis = integer_hyper_synthesis(hyper, latent, config.integer_entropy)
         self.z_codec = FactorizedLatentCodec(hyper, name="z")
         self.y_codec = QuadtreeContextCodec(latent, latent, distribution=config.distribution,
-                                            skip_below_index=config.skip_below_index, name="y")
+                                            skip_below_index=config.skip_below_index, name="y",
+                                            quantized=config.integer_entropy)
         self.encoder_steps = QualityScales(latent)
         self.decoder_steps = QualityScales(latent)
         self.synthesis = nn.Sequential(
@@ -168,7 +170,7 @@ class IntraCodec(nn.Module):
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")
         y = self._analyse(x, quality_index)
         y_hat, data = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(y), y,
-                                               self.hyper_synthesis)
+                                               self.hyper_synthesis.coding)
         return self._decode(y_hat, quality_index, height, width), {FRAME_STREAM: data}
 
     @reproducible_inference()
@@ -178,7 +180,7 @@ class IntraCodec(nn.Module):
         padded_width = width + -width % PADDING_MULTIPLE
         z_size = (padded_height // PADDING_MULTIPLE, padded_width // PADDING_MULTIPLE)
         y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams[FRAME_STREAM], z_size,
-                                           self.hyper_synthesis)
+                                           self.hyper_synthesis.coding)
         return self._decode(y_hat, quality_index, height, width)
 
     def update_tables(self) -> None:
@@ -195,7 +197,7 @@ class IntraCodec(nn.Module):
         feature = self.synthesis(y_hat * self.decoder_steps(quality_index))
         feature = feature + self.refinement(feature)
         x_hat = self.projection(feature)
-        return IntraDecoded(crop_to(x_hat, height, width), crop_to(feature, height, width))
+        return IntraDecoded(crop_to(x_hat, height, width), crop_to(feature, height, width), y_hat)
 
     @staticmethod
     def _check_frame(x: torch.Tensor) -> tuple[int, int]:

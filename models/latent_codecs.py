@@ -41,7 +41,6 @@ from cmfr_codec.entropy import (
     AnsCoder,
     ConditionalCoder,
     FactorizedCoder,
-    ScaleTable,
     coder_bytes,
     finish_decoding,
     new_coder,
@@ -50,6 +49,7 @@ from cmfr_codec.entropy import (
 )
 from cmfr_codec.entropy.conditional import TAIL_MASS
 from cmfr_codec.errors import ModelError
+from cmfr_codec.models.integer import integer_block, table_indices
 
 Quantization = Literal["noise", "ste"]
 """How ``forward`` quantises: additive uniform noise in [-0.5, 0.5), or rounding with the
@@ -279,17 +279,23 @@ def _conditional_coder(distribution: str) -> ConditionalCoder:
 
 
 class GaussianConditionalCodec(nn.Module):
-    """A latent coded given its per-element ``scales`` and ``means`` (from the caller's networks).
+    """A latent coded given its per-element scale-table ``positions`` and ``means`` (from the caller's networks).
 
     ::
 
         y, means --round(y - means)--> symbols --ConditionalCoder--> bytes
-        scales --ScaleTable.index--> table indices (nearest table scale in log)
+        positions --floor(p + 1/2), clamped--> table indices
         decoder: symbols + means = y_hat
 
+    A *position* is a scale in the units of the log-spaced scale table: position ``p`` is the
+    scale ``minimum * ratio**p`` (``ratio`` = 1.106 for the default table), and the coded
+    table is the nearest entry, ``round(p)``.  Networks output positions rather than scales
+    so that the table index is a rounding of an exact network output, with no ``exp`` or
+    ``log`` between (:mod:`cmfr_codec.models.integer`).
+
     ``distribution`` is ``"gaussian"`` (scale = standard deviation) or ``"laplace"`` (scale =
-    diversity).  Training likelihoods use ``max(scale, scale_bound)``; the default bound is
-    the smallest table scale, so the rate learned is the rate coded.
+    diversity).  Training likelihoods clamp positions to the table's range, so the rate
+    learned is the rate coded.
 
     ``skip_below_index > 0`` leaves positions whose table index is below it out of the
     stream (their scale is so small that they are nearly always 0 anyway); both sides
@@ -297,29 +303,40 @@ class GaussianConditionalCodec(nn.Module):
     decoder must agree.  ``forward`` ignores it: those positions cost almost no bits.
     """
 
-    def __init__(self, distribution: str = "gaussian", scale_bound: float = ScaleTable().minimum,
-                 skip_below_index: int = 0, name: str = "y"):
+    def __init__(self, distribution: str = "gaussian", skip_below_index: int = 0, name: str = "y"):
         super().__init__()
         if distribution not in ("gaussian", "laplace"):
             raise ValueError(f"distribution must be 'gaussian' or 'laplace', got {distribution!r}")
         self.distribution = distribution
-        self.scale_bound = scale_bound
         self.skip_below_index = skip_below_index
         self.name = name
+        table = _conditional_coder(distribution).scale_table
+        self.table_minimum = table.minimum
+        self.table_count = table.count
+        self.log_ratio = math.log(table.maximum / table.minimum) / (table.count - 1)
 
-    def forward(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor,
+    def forward(self, y: torch.Tensor, positions: torch.Tensor, means: torch.Tensor,
                 quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
         """-> ``y_hat`` (noise, or ``round(y - means) + means``) and likelihoods, all y's shape."""
         centred = _quantize(y - means, quantization)
-        return centred + means, self.likelihoods(centred, scales)
+        return centred + means, self.likelihoods(centred, positions)
 
-    def likelihoods(self, centred: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    def position(self, scale: float) -> float:
+        """The (fractional) table position of ``scale``."""
+        return math.log(scale / self.table_minimum) / self.log_ratio
+
+    def scales(self, positions: torch.Tensor) -> torch.Tensor:
+        """The scale each position stands for, with positions clamped to the table (gradient kept)."""
+        inside = -_lower_bound(-_lower_bound(positions, 0.0), -(self.table_count - 1.0))
+        return self.table_minimum * torch.exp(inside * self.log_ratio)
+
+    def likelihoods(self, centred: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Mass of ``[v - 1/2, v + 1/2]`` for ``v = y_hat - mean``, bounded below by ``LIKELIHOOD_BOUND``.
 
         The distributions are symmetric, so the mass is taken at ``|v|`` in the upper tail,
         where ``P(X > x)`` is computed without cancellation.
         """
-        scales = _lower_bound(scales, self.scale_bound)
+        scales = self.scales(positions)
         distance = centred.abs()
         mass = self._upper_tail(distance - 0.5, scales) - self._upper_tail(distance + 0.5, scales)
         return _lower_bound(mass, LIKELIHOOD_BOUND)
@@ -332,47 +349,50 @@ class GaussianConditionalCodec(nn.Module):
         return torch.where(x >= 0, 0.5 * decay, 1 - 0.5 * decay)
 
     @reproducible_inference()
-    def compress(self, y: torch.Tensor, scales: torch.Tensor,
+    def compress(self, y: torch.Tensor, positions: torch.Tensor,
                  means: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
-        """``y``, ``scales``, ``means`` (1, ...) -> (``y_hat``, ``{name: bytes}``)."""
-        y_hat, symbols, indices = self.quantize(y, scales, means)
+        """``y``, ``positions``, ``means`` (1, ...) -> (``y_hat``, ``{name: bytes}``)."""
+        y_hat, symbols, indices = self.quantize(y, positions, means)
         coder = new_coder()
         self.push(coder, symbols, indices)
         return y_hat, {self.name: coder_bytes(coder)}
 
     @reproducible_inference()
-    def decompress(self, streams: dict[str, bytes], scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-        """The stream named ``name`` and the encoder's ``scales``, ``means`` -> ``y_hat``."""
+    def decompress(self, streams: dict[str, bytes], positions: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """The stream named ``name`` and the encoder's ``positions``, ``means`` -> ``y_hat``."""
         coder = open_coder(streams[self.name])
-        y_hat = self.pop(coder, scales, means)
+        y_hat = self.pop(coder, positions, means)
         finish_decoding(coder)
         return y_hat
 
-    def quantize(self, y: torch.Tensor, scales: torch.Tensor,
+    def quantize(self, y: torch.Tensor, positions: torch.Tensor,
                  means: torch.Tensor) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """The coding side without the coder: (``y_hat``, integer symbols, table indices)."""
-        if y.shape[0] != 1 or y.shape != scales.shape or y.shape != means.shape:
-            raise ValueError(f"y, scales and means must share one shape (1, ...), got "
-                             f"{tuple(y.shape)}, {tuple(scales.shape)}, {tuple(means.shape)}")
-        coder = _conditional_coder(self.distribution)
-        indices = coder.scale_table.index(_float32_numpy(scales))
-        symbols = _integer_symbols(y - means)
-        symbols[coder.skip_mask(indices, self.skip_below_index)] = 0
+        if y.shape[0] != 1 or y.shape != positions.shape or y.shape != means.shape:
+            raise ValueError(f"y, positions and means must share one shape (1, ...), got "
+                             f"{tuple(y.shape)}, {tuple(positions.shape)}, {tuple(means.shape)}")
+        indices = self._indices(positions)
+        symbols = _integer_symbols(y.to(means.dtype) - means)
+        symbols[_conditional_coder(self.distribution).skip_mask(indices, self.skip_below_index)] = 0
         return self._reconstruct(symbols, means), symbols, indices
 
     def push(self, coder: AnsCoder, symbols: np.ndarray, indices: np.ndarray) -> None:
         """Push :meth:`quantize` d symbols onto a shared ANS stack (popped by :meth:`pop`)."""
         _conditional_coder(self.distribution).push(coder, symbols, indices, self.skip_below_index)
 
-    def pop(self, coder: AnsCoder, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-        """``y_hat`` from a shared ANS stack, given the encoder's ``scales`` and ``means``."""
-        entropy_coder = _conditional_coder(self.distribution)
-        indices = entropy_coder.scale_table.index(_float32_numpy(scales))
-        return self._reconstruct(entropy_coder.pop(coder, indices, self.skip_below_index), means)
+    def pop(self, coder: AnsCoder, positions: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """``y_hat`` from a shared ANS stack, given the encoder's ``positions`` and ``means``."""
+        symbols = _conditional_coder(self.distribution).pop(coder, self._indices(positions), self.skip_below_index)
+        return self._reconstruct(symbols, means)
+
+    def _indices(self, positions: torch.Tensor) -> np.ndarray:
+        if not bool(torch.isfinite(positions).all()):
+            raise ValueError("scale positions are not finite: a broken network")
+        return table_indices(positions, self.table_count).cpu().numpy()
 
     @staticmethod
     def _reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:
-        # One expression for both sides: int32 symbols -> float, plus the means.
+        # One expression for both sides: int32 symbols -> the means' dtype, plus the means.
         return torch.from_numpy(symbols).to(means) + means
 
 
@@ -380,6 +400,7 @@ CodedStep = tuple[GaussianConditionalCodec, np.ndarray, np.ndarray]
 """One quadtree step ready to push: its codec, integer symbols and scale-table indices."""
 
 GROUPS = 4
+INITIAL_SCALE = 1.0
 STEPS = 4
 PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))
 """Spatial phases (row, column inside each 2x2 block) in the order each group visits them:
@@ -403,25 +424,31 @@ class QuadtreeContextCodec(nn.Module):
          0 2       3 1       2 0       1 3
          3 1       2 0       1 3       0 2
 
-    Each step's ``(scales, means)`` come from its own small network fed with the caller's
-    ``common_params`` (hyperprior and temporal prior, at y's resolution) and, from step 1
-    on, everything decoded so far (zeros elsewhere).  No mask channel: each step has its
-    own network and a fixed pattern of decoded positions, so a mask would be a constant::
+    Each step's ``(positions, means)`` come from its own small :class:`IntegerNetwork` fed
+    with the caller's ``common_params`` (hyperprior and temporal prior, at y's resolution)
+    and, from step 1 on, everything decoded so far (zeros elsewhere).  No mask channel: each
+    step has its own network and a fixed pattern of decoded positions, so a mask would be a
+    constant::
 
         common_params ----------------------------+-------------+------------ ...
               |                                   |             |
-           net 0 -> (scale, mean) -> code step 0  |             |
+           net 0 -> (position, mean) -> code step 0             |
                                         |         v             |
                                         +---> y_hat so far -> net 1 -> code step 1 ...
 
     A step's subset is gathered into one ``(1, C, H/2, W/2)`` tensor (group g's channels
-    at its phase) and coded by a :class:`GaussianConditionalCodec` as stream
-    ``f"{name}{step}"``.  H and W of the latent must be even (the pipeline pads).
+    at its phase) and coded by a :class:`GaussianConditionalCodec`.  H and W of the latent
+    must be even (the pipeline pads).
+
+    On the coding paths the networks run exactly (:meth:`IntegerNetwork.coding`) and the
+    decoded latent is built in float64, where ``symbol + mean`` is exact (means are multiples
+    of 1/256), then returned as float32.  ``common_params`` given to the coding paths must
+    come from integer networks' :meth:`IntegerNetwork.coding` too.
     """
 
     def __init__(self, channels: int, hyper_channels: int, hidden_channels: int | None = None,
-                 distribution: str = "gaussian", scale_bound: float = ScaleTable().minimum,
-                 skip_below_index: int = 0, name: str = "y"):
+                 distribution: str = "gaussian", skip_below_index: int = 0, name: str = "y",
+                 quantized: bool = True):
         super().__init__()
         if channels % GROUPS:
             raise ValueError(f"channels must be a multiple of {GROUPS}, got {channels}")
@@ -429,13 +456,19 @@ class QuadtreeContextCodec(nn.Module):
         self.name = name
         hidden = hidden_channels or channels
         self.parameter_networks = nn.ModuleList(
-            _parameter_network(hyper_channels + (channels if step else 0), hidden, 2 * channels)
+            integer_block(hyper_channels + (channels if step else 0), hidden, 2 * channels, quantized)
             for step in range(STEPS)
         )
         self.step_codecs = nn.ModuleList(
-            GaussianConditionalCodec(distribution, scale_bound, skip_below_index, name=f"{name}{step}")
+            GaussianConditionalCodec(distribution, skip_below_index, name=f"{name}{step}")
             for step in range(STEPS)
         )
+        # Start every scale near INITIAL_SCALE rather than at the table's bottom (position 0),
+        # where every symbol of an untrained model would go through the escape.
+        initial_position = self.step_codecs[0].position(INITIAL_SCALE)
+        with torch.no_grad():
+            for network in self.parameter_networks:
+                network[-1].bias[:channels].fill_(initial_position)
 
     def forward(self, y: torch.Tensor, common_params: torch.Tensor,
                 quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
@@ -444,8 +477,8 @@ class QuadtreeContextCodec(nn.Module):
         y_hat = torch.zeros_like(y)
         likelihoods = torch.ones_like(y)
         for step, codec in enumerate(self.step_codecs):
-            scales, means = self._step_parameters(step, common_params, y_hat)
-            step_y_hat, step_likelihoods = codec(_gather(y, step), scales, means, quantization)
+            positions, means = self._step_parameters(step, common_params, y_hat, coding=False)
+            step_y_hat, step_likelihoods = codec(_gather(y, step), positions, means, quantization)
             y_hat = _scatter(y_hat, step_y_hat, step)
             likelihoods = _scatter(likelihoods, step_likelihoods, step)
         return y_hat, likelihoods
@@ -467,21 +500,21 @@ class QuadtreeContextCodec(nn.Module):
         return y_hat
 
     def quantize(self, y: torch.Tensor, common_params: torch.Tensor) -> tuple[torch.Tensor, list[CodedStep]]:
-        """The coding side without the coder: ``y_hat`` and each step's symbols and table indices.
+        """The coding side without the coder: ``y_hat`` (float32) and each step's symbols and table indices.
 
         Every step's parameters need the earlier steps' ``y_hat``, which the encoder has, so all
         four steps are quantised first and pushed afterwards (:meth:`push`).
         """
         _check_single_frame(y, "y")
         self._check_shapes(y.shape, common_params)
-        y_hat = torch.zeros_like(y)
+        y_hat = torch.zeros_like(y, dtype=torch.float64)
         coded = []
         for step, codec in enumerate(self.step_codecs):
-            scales, means = self._step_parameters(step, common_params, y_hat)
-            step_y_hat, symbols, indices = codec.quantize(_gather(y, step), scales, means)
+            positions, means = self._step_parameters(step, common_params, y_hat, coding=True)
+            step_y_hat, symbols, indices = codec.quantize(_gather(y, step), positions, means)
             y_hat = _scatter(y_hat, step_y_hat, step)
             coded.append((codec, symbols, indices))
-        return y_hat, coded
+        return y_hat.to(torch.float32), coded
 
     @staticmethod
     def push(coder: AnsCoder, coded: list[CodedStep]) -> None:
@@ -491,22 +524,32 @@ class QuadtreeContextCodec(nn.Module):
             codec.push(coder, symbols, indices)
 
     def pop(self, coder: AnsCoder, common_params: torch.Tensor) -> torch.Tensor:
-        """``y_hat`` (1, C, H, W) from a shared ANS stack, each step's parameters computed as it goes."""
+        """``y_hat`` (1, C, H, W, float32) from a shared ANS stack, each step's parameters computed
+        as it goes."""
         _check_single_frame(common_params, "common_params")
         _, _, height, width = common_params.shape
-        y_hat = common_params.new_zeros(1, self.channels, height, width)
+        y_hat = common_params.new_zeros(1, self.channels, height, width, dtype=torch.float64)
         self._check_shapes(y_hat.shape, common_params)
         for step, codec in enumerate(self.step_codecs):
-            scales, means = self._step_parameters(step, common_params, y_hat)
-            y_hat = _scatter(y_hat, codec.pop(coder, scales, means), step)
-        return y_hat
+            positions, means = self._step_parameters(step, common_params, y_hat, coding=True)
+            y_hat = _scatter(y_hat, codec.pop(coder, positions, means), step)
+        return y_hat.to(torch.float32)
 
-    def _step_parameters(self, step: int, common_params: torch.Tensor,
-                         y_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scales, means) of step ``step``'s subset, each (B, C, H/2, W/2)."""
+    def _step_parameters(self, step: int, common_params: torch.Tensor, y_hat: torch.Tensor,
+                         coding: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(positions, means) of step ``step``'s subset, each (B, C, H/2, W/2).
+
+        Coding: float64 in and out on the integer path (exact grid values), so that
+        ``symbol + mean`` stays exact; the float path computes in float32.
+        """
+        network = self.parameter_networks[step]
+        if coding:
+            dtype = torch.float64 if network.quantized else torch.float32
+            common_params, y_hat = common_params.to(dtype), y_hat.to(dtype)
         inputs = torch.cat([common_params, y_hat], dim=1) if step else common_params
-        scales, means = self.parameter_networks[step](inputs).chunk(2, dim=1)
-        return _gather(scales, step), _gather(means, step)
+        outputs = network.coding(inputs) if coding else network(inputs)
+        positions, means = outputs.chunk(2, dim=1)
+        return _gather(positions, step), _gather(means, step)
 
     def _check_shapes(self, shape: torch.Size, common_params: torch.Tensor) -> None:
         batch, channels, height, width = shape
@@ -514,19 +557,6 @@ class QuadtreeContextCodec(nn.Module):
             raise ValueError(f"y must have {self.channels} channels and even H and W, got {tuple(shape)}")
         if common_params.shape[0] != batch or common_params.shape[2:] != shape[2:]:
             raise ValueError(f"common_params {tuple(common_params.shape)} does not match y {tuple(shape)}")
-
-
-def _parameter_network(in_channels: int, hidden_channels: int, out_channels: int) -> nn.Sequential:
-    """One step's (scale, mean) predictor: 1x1 mixing, two depthwise 3x3 for a 5x5 view, 1x1 out."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, hidden_channels, 1),
-        nn.LeakyReLU(0.1),
-        nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, groups=hidden_channels),
-        nn.LeakyReLU(0.1),
-        nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, groups=hidden_channels),
-        nn.LeakyReLU(0.1),
-        nn.Conv2d(hidden_channels, out_channels, 1),
-    )
 
 
 def _gather(full: torch.Tensor, step: int) -> torch.Tensor:

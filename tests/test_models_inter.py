@@ -25,7 +25,7 @@ DPB_FIELDS = ("frame", "feature", "motion_feature", "latent", "motion_latent")
 FLAG_COMBINATIONS = [
     dict(zip(("feature_residual", "sff", "motion_refiner"), flags, strict=True))
     for flags in itertools.product((True, False), repeat=3)
-]
+] + [{"integer_entropy": False}]
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,11 @@ def test_switching_a_method_off_removes_its_networks():
     assert build(motion_refiner=False).motion_refiner is None
     assert not hasattr(build(feature_residual=False), "mask_network")
     assert not hasattr(build(sff=False).contextual_encoder.fuse1, "projection")
+
+
+def test_only_the_float_path_conditions_the_frame_prior_on_the_motion_compensated_context():
+    assert build().context_prior is None
+    assert build(integer_entropy=False).context_prior is not None
 
 
 def test_forward_reports_rate_per_luma_pixel_and_the_warped_reference_for_the_motion_loss(codec, frames):

@@ -1,5 +1,6 @@
 """The intra codec: a trainable rate-distortion path, and real bytes the decoder turns back into the same frame."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -105,6 +106,19 @@ def test_compress_reconstructs_what_forward_with_rounding_reconstructs(codec, fi
     with torch.no_grad():
         trained_path = codec(x, 40, quantization="ste")
     assert torch.allclose(encoded.x_hat, trained_path.x_hat, atol=1e-5)
+
+
+def test_the_float_entropy_path_trains_and_round_trips_too(first_frame):
+    torch.manual_seed(3)
+    model = IntraCodec(dataclasses.replace(TINY.intra, integer_entropy=False)).eval()
+    model.update_tables()
+    x = real_crop(first_frame, 64, 48)
+    model.train()
+    model(x, 20).bpp.backward()
+    model.eval()
+    encoded, streams = model.compress(x, 20)
+    decoded = model.decompress(streams, 20, *x.shape[-2:])
+    assert torch.equal(decoded.x_hat, encoded.x_hat) and torch.equal(decoded.latent, encoded.latent)
 
 
 def test_decoding_with_another_quality_index_gives_another_frame(codec, first_frame):

@@ -1,16 +1,18 @@
 """Latent codecs: training likelihoods, real bytes, and a decoder that rebuilds the encoder's latent exactly."""
 
-import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from cmfr_codec.determinism import reproducible_inference
+from cmfr_codec.entropy import ScaleTable
 from cmfr_codec.errors import ModelError
+from cmfr_codec.models.integer import table_indices
 from cmfr_codec.models.latent_codecs import (
     PHASES,
     FactorizedLatentCodec,
@@ -82,12 +84,13 @@ def quadtree_sample(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def conditional_sample(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """y drawn around its means at log-uniform scales 0.05 .. 20 (some below the table)."""
+    """y drawn around its means at scale-table positions -3 .. 55 (scales about 0.08 .. 28,
+    some below the table)."""
     generator = torch.Generator().manual_seed(seed)
-    scales = torch.exp(torch.empty(1, 16, 8, 8).uniform_(math.log(0.05), math.log(20.0), generator=generator))
+    positions = torch.empty(1, 16, 8, 8).uniform_(-3.0, 55.0, generator=generator)
     means = 3 * torch.randn(1, 16, 8, 8, generator=generator)
-    y = means + scales * torch.randn(1, 16, 8, 8, generator=generator)
-    return y, scales, means
+    y = means + GaussianConditionalCodec().scales(positions) * torch.randn(1, 16, 8, 8, generator=generator)
+    return y, positions, means
 
 
 # --- FactorizedLatentCodec ------------------------------------------------------------------------
@@ -190,8 +193,8 @@ def test_factorized_stream_name_is_configurable():
 @pytest.mark.parametrize("distribution", ["gaussian", "laplace"])
 @pytest.mark.parametrize("quantization", ["noise", "ste"])
 def test_conditional_forward_gives_latent_shaped_likelihoods_in_unit_interval(distribution, quantization):
-    y, scales, means = conditional_sample(seed=0)
-    y_hat, likelihoods = GaussianConditionalCodec(distribution)(y, scales, means, quantization)
+    y, positions, means = conditional_sample(seed=0)
+    y_hat, likelihoods = GaussianConditionalCodec(distribution)(y, positions, means, quantization)
     assert y_hat.shape == likelihoods.shape == y.shape
     assert bool((likelihoods > 0).all()) and bool((likelihoods <= 1).all())
 
@@ -199,63 +202,75 @@ def test_conditional_forward_gives_latent_shaped_likelihoods_in_unit_interval(di
 @pytest.mark.parametrize("distribution", ["gaussian", "laplace"])
 def test_conditional_likelihoods_sum_to_one_over_the_integers(distribution):
     centred = torch.arange(-400.0, 401.0).reshape(-1, 1)
-    scales = torch.tensor([[0.3, 1.0, 7.0, 30.0]]).expand(centred.shape[0], 4)
-    total = GaussianConditionalCodec(distribution).likelihoods(centred, scales).sum(dim=0)
+    positions = torch.tensor([[0.0, 21.5, 40.0, 55.0]]).expand(centred.shape[0], 4)
+    total = GaussianConditionalCodec(distribution).likelihoods(centred, positions).sum(dim=0)
     torch.testing.assert_close(total, torch.ones(4), atol=1e-5, rtol=0)
 
 
 def test_conditional_straight_through_forward_equals_the_coded_reconstruction():
-    y, scales, means = conditional_sample(seed=1)
+    y, positions, means = conditional_sample(seed=1)
     codec = GaussianConditionalCodec()
-    y_hat, _ = codec(y, scales, means, "ste")
-    coded_y_hat, _ = codec.compress(y, scales, means)
+    y_hat, _ = codec(y, positions, means, "ste")
+    coded_y_hat, _ = codec.compress(y, positions, means)
     assert torch.equal(y_hat, coded_y_hat)
 
 
-def test_conditional_backward_reaches_latent_scales_and_means():
-    y, scales, means = (tensor.requires_grad_() for tensor in conditional_sample(seed=2))
-    _, likelihoods = GaussianConditionalCodec()(y, scales, means, "noise")
+def test_conditional_backward_reaches_latent_positions_and_means():
+    y, positions, means = (tensor.requires_grad_() for tensor in conditional_sample(seed=2))
+    _, likelihoods = GaussianConditionalCodec()(y, positions, means, "noise")
     (-likelihoods.log2().sum()).backward()
-    assert all(tensor.grad is not None and bool(tensor.grad.abs().sum() > 0) for tensor in (y, scales, means))
+    assert all(tensor.grad is not None and bool(tensor.grad.abs().sum() > 0) for tensor in (y, positions, means))
 
 
-def test_conditional_scales_below_the_bound_count_as_the_bound_yet_get_pushed_up():
+def test_conditional_positions_below_the_table_count_as_its_first_entry_yet_get_pushed_up():
     codec = GaussianConditionalCodec()
     centred = torch.ones(1)
-    tiny = torch.tensor([1e-3], requires_grad=True)
-    likelihood = codec.likelihoods(centred, tiny)
-    torch.testing.assert_close(likelihood, codec.likelihoods(centred, torch.tensor([codec.scale_bound])))
+    below = torch.tensor([-5.0], requires_grad=True)
+    likelihood = codec.likelihoods(centred, below)
+    torch.testing.assert_close(likelihood, codec.likelihoods(centred, torch.tensor([0.0])))
     (-likelihood.log2()).sum().backward()
-    assert float(tiny.grad) < 0
+    assert float(below.grad) < 0
+
+
+def test_conditional_positions_map_to_the_nearest_table_entry_with_halves_going_up():
+    positions = torch.tensor([[-7.0, 0.0, 0.49, 0.5, 10.5, 62.6, 63.0, 90.0]], dtype=torch.float64)
+    assert table_indices(positions, 64).tolist() == [[0, 0, 0, 1, 11, 63, 63, 63]]
+
+
+def test_conditional_position_scales_are_the_scale_table_entries():
+    codec = GaussianConditionalCodec()
+    table = ScaleTable()
+    scales = codec.scales(torch.arange(64, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(scales, table.scales, rtol=1e-12)
 
 
 @pytest.mark.parametrize("distribution", ["gaussian", "laplace"])
 def test_conditional_round_trip_rebuilds_the_exact_latent(distribution):
-    y, scales, means = conditional_sample(seed=3)
+    y, positions, means = conditional_sample(seed=3)
     codec = GaussianConditionalCodec(distribution)
-    y_hat, streams = codec.compress(y, scales, means)
+    y_hat, streams = codec.compress(y, positions, means)
     assert list(streams) == ["y"] and isinstance(streams["y"], bytes) and streams["y"]
     assert torch.equal(y_hat, torch.round(y - means) + means)
-    assert torch.equal(codec.decompress(streams, scales, means), y_hat)
+    assert torch.equal(codec.decompress(streams, positions, means), y_hat)
 
 
 def test_conditional_skipped_positions_reconstruct_at_the_mean_on_both_sides():
-    y, scales, means = conditional_sample(seed=4)
-    y = y + 2.0 * (scales < 0.2)  # symbols the skip discards, so it must show
+    y, positions, means = conditional_sample(seed=4)
+    y = y + 2.0 * (positions < 10)  # symbols the skip discards, so it must show
     codec = GaussianConditionalCodec(skip_below_index=8)
-    skipped = scales < 0.15
-    y_hat, streams = codec.compress(y, scales, means)
+    skipped = positions < 7.5
+    y_hat, streams = codec.compress(y, positions, means)
     assert bool(skipped.any())
     assert torch.equal(y_hat[skipped], means[skipped])
-    assert torch.equal(codec.decompress(streams, scales, means), y_hat)
+    assert torch.equal(codec.decompress(streams, positions, means), y_hat)
 
 
 @pytest.mark.parametrize("distribution", ["gaussian", "laplace"])
 def test_conditional_stream_size_matches_the_training_rate(distribution):
-    y, scales, means = conditional_sample(seed=5)
+    y, positions, means = conditional_sample(seed=5)
     codec = GaussianConditionalCodec(distribution)
-    _, likelihoods = codec(y, scales, means, "ste")
-    _, streams = codec.compress(y, scales, means)
+    _, likelihoods = codec(y, positions, means, "ste")
+    _, streams = codec.compress(y, positions, means)
     assert_rate_matches(streams, likelihoods)
 
 
@@ -359,7 +374,7 @@ conditional = GaussianConditionalCodec("laplace", skip_below_index=4)
 torch.save({
     "z_hat": factorized.decompress(saved["z_streams"], saved["z_size"]),
     "y_hat": quadtree.decompress(saved["y_streams"], saved["common_params"]),
-    "conditional_y_hat": conditional.decompress(saved["conditional_streams"], *saved["scales_and_means"]),
+    "conditional_y_hat": conditional.decompress(saved["conditional_streams"], *saved["positions_and_means"]),
 }, sys.argv[2])
 """
 
@@ -369,15 +384,15 @@ def test_another_process_decodes_every_codec_bit_exactly(factorized, quadtree, t
     z_hat, z_streams = factorized.compress(hyper_latent_sample(seed=20))
     y, common_params = quadtree_sample(seed=21)
     y_hat, y_streams = quadtree.compress(y, common_params)
-    conditional_y, scales, means = conditional_sample(seed=22)
+    conditional_y, positions, means = conditional_sample(seed=22)
     conditional_y_hat, conditional_streams = GaussianConditionalCodec("laplace", skip_below_index=4).compress(
-        conditional_y, scales, means)
+        conditional_y, positions, means)
     torch.save({
         "channels": CHANNELS, "hyper_channels": HYPER_CHANNELS,
         "factorized": factorized.state_dict(), "quadtree": quadtree.state_dict(),
         "z_streams": z_streams, "z_size": (8, 8),
         "y_streams": y_streams, "common_params": common_params,
-        "conditional_streams": conditional_streams, "scales_and_means": (scales, means),
+        "conditional_streams": conditional_streams, "positions_and_means": (positions, means),
     }, tmp_path / "encoded.pt")
     environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(REPOSITORY))
     child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "encoded.pt"), str(tmp_path / "decoded.pt")],

@@ -8,13 +8,16 @@ The first part of the time budget trains the intra codec alone; the rest trains 
 on 3-frame snippets (an I-frame from the intra codec, then two chained P-frames) with the
 rate-distortion loss plus the flow warping loss of the motion stage.  One quality index is drawn
 per step; the learning rate decays exponentially from 1e-3 to 1e-4 over the run.
-``--init`` continues from existing weights (its config wins over ``--config``), and
-``--snippet-frames`` lengthens the P-frame chains so that error propagation is trained.  The result is a *bootstrap*: it codes real video end to end, it is not a trained codec.
+``--init`` continues from existing weights (its config wins over ``--config``);
+``--warm-start`` instead builds ``--config`` and copies in every tensor of older weights whose
+name and shape still fit (after an architecture change); ``--snippet-frames`` lengthens the
+P-frame chains so that error propagation is trained.  The result is a *bootstrap*: it codes real video end to end, it is not a trained codec.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import time
 from pathlib import Path
@@ -24,11 +27,11 @@ from rich.console import Console
 
 from cmfr_codec.io import open_video
 from cmfr_codec.models.codec import CmfrCodec
-from cmfr_codec.models.config import preset
+from cmfr_codec.models.config import ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.layers import yuv420_to_tensor
 from cmfr_codec.training.losses import lambda_for, yuv_mse
-from cmfr_codec.weights import find_weights, load_model, save_weights
+from cmfr_codec.weights import WeightsFiles, find_weights, load_model, read_part, save_weights
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[2] / "examples" / "city_416x240_25fps.mkv"
 DEFAULT_SNIPPET_FRAMES = 3
@@ -85,9 +88,30 @@ def inter_step(codec: CmfrCodec, snippet: torch.Tensor, quality_index: int) -> t
     return loss / (len(snippet) - 1)
 
 
+def warm_start(codec: CmfrCodec, files: WeightsFiles) -> tuple[int, int]:
+    """Copy every tensor of ``files`` whose name and shape match ``codec``'s; -> (copied, total in codec)."""
+    copied = total = 0
+    for part, path in (("intra", files.intra), ("inter", files.inter)):
+        network = getattr(codec, part)
+        old = read_part(path, part)["state_dict"]
+        state = network.state_dict()
+        fitting = {key: value for key, value in old.items() if key in state and state[key].shape == value.shape}
+        network.load_state_dict(fitting, strict=False)
+        copied += len(fitting)
+        total += len(state)
+    return copied, total
+
+
+def float_entropy(config: ModelConfig) -> ModelConfig:
+    """``config`` with the entropy parameters in float (the reference for the integer path's cost)."""
+    return dataclasses.replace(config, name=f"{config.name}-float",
+                               intra=dataclasses.replace(config.intra, integer_entropy=False),
+                               inter=dataclasses.replace(config.inter, integer_entropy=False))
+
+
 def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: int, seed: int,
               intra_share: float = 0.4, snippet_frames: int = DEFAULT_SNIPPET_FRAMES,
-              init: Path | None = None) -> int:
+              init: Path | None = None, warm: Path | None = None, float_path: bool = False) -> int:
     """Train for ``minutes`` of wall time and save the weights pair at ``output``; returns the steps run."""
     torch.manual_seed(seed)
     generator = random.Random(seed)
@@ -95,9 +119,13 @@ def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: 
     if init is not None:
         codec = load_model(find_weights(str(init))).codec.train()
     else:
-        codec = CmfrCodec(preset(config_name)).train()
-    optimizer = torch.optim.Adam(codec.parameters(), lr=START_LEARNING_RATE)
+        config = preset(config_name)
+        codec = CmfrCodec(float_entropy(config) if float_path else config).train()
     console = Console(stderr=True)
+    if warm is not None:
+        copied, total = warm_start(codec, find_weights(str(warm)))
+        console.print(f"warm start: {copied} of {total} tensors copied from {warm}")
+    optimizer = torch.optim.Adam(codec.parameters(), lr=START_LEARNING_RATE)
     start = time.monotonic()
     budget = minutes * 60
     step = 0
@@ -137,13 +165,19 @@ def main() -> None:
                         help="frames per snippet: one I-frame, then chained P-frames (default: 3)")
     parser.add_argument("--init", type=Path, default=None,
                         help="continue from these weights (a weights file of a pair; default: random init)")
+    parser.add_argument("--warm-start", type=Path, default=None,
+                        help="copy the tensors that still fit from these older weights (default: none)")
+    parser.add_argument("--float-entropy", action="store_true",
+                        help="entropy parameters in float, named NAME-float: the reference the integer "
+                             "path's rate cost is measured against (default: off)")
     arguments = parser.parse_args()
     if arguments.crop % 64:
         parser.error("--crop must be a multiple of 64")
     if arguments.snippet_frames < 2:
         parser.error("--snippet-frames must be at least 2")
     bootstrap(arguments.config, arguments.output, arguments.minutes, arguments.batch, arguments.crop, arguments.seed,
-              arguments.intra_share, arguments.snippet_frames, arguments.init)
+              arguments.intra_share, arguments.snippet_frames, arguments.init, arguments.warm_start,
+              arguments.float_entropy)
 
 
 if __name__ == "__main__":
