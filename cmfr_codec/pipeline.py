@@ -14,6 +14,7 @@ latents the decoder will see, so ``cmfr decode`` reproduces ``--recon`` bit for 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,15 @@ from cmfr_codec.models.layers import pad_to_multiple, tensor_to_yuv420, yuv420_t
 from cmfr_codec.weights import LoadedModel
 
 FrameCallback = Callable[["FrameReport"], None]
+
+SUBSTREAM_NAMES = ("frame", "motion")
+"""The sub-streams the model's codecs write (models/intra.py, models/inter.py): the header's name table."""
+
+MAX_DECODE_PIXELS_VARIABLE = "CMFR_MAX_DECODE_PIXELS"
+DEFAULT_MAX_DECODE_PIXELS = 4096 * 2304
+"""Luma pixels per frame the decoder accepts unless told otherwise: UHD 3840x2160 and DCI 4K
+4096x2160 fit.  A header may announce up to 16384x16384, whose buffers would not fit memory,
+so a file asking for more than this is refused before any network runs."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +105,29 @@ class SequenceEncoder:
         return record, tensor_to_frame(decoded.x_hat, frame.width, frame.height)
 
 
+def max_decode_pixels() -> int:
+    """The decoder's frame-size limit: ``CMFR_MAX_DECODE_PIXELS`` when set, else the default."""
+    value = os.environ.get(MAX_DECODE_PIXELS_VARIABLE)
+    if value is None:
+        return DEFAULT_MAX_DECODE_PIXELS
+    if not value.isdecimal() or int(value) < 1:
+        raise InputError(f"{MAX_DECODE_PIXELS_VARIABLE}={value!r} is not a positive whole number of pixels")
+    return int(value)
+
+
 class SequenceDecoder:
-    """Decodes the records of one sequence in order, keeping the picture buffer."""
+    """Decodes the records of one sequence in order, keeping the picture buffer.
+
+    Frames larger than :func:`max_decode_pixels` are refused here, before any buffer exists.
+    """
 
     def __init__(self, model: LoadedModel, header: SequenceHeader):
+        limit = max_decode_pixels()
+        if header.width * header.height > limit:
+            raise BitstreamError(
+                f"{header.width}x{header.height} frames exceed this decoder's limit of {limit} pixels "
+                f"(set {MAX_DECODE_PIXELS_VARIABLE} to raise it)"
+            )
         self.model = model
         self.width, self.height = header.width, header.height
         self._grid = model_grid(header.width, header.height)
@@ -151,6 +180,7 @@ def encode_video(
         frame_count=info.frame_count or 0,
         quality_index=quality_index,
         intra_period=intra_period,
+        substream_names=SUBSTREAM_NAMES,
     )
     encoder = SequenceEncoder(model, quality_index, intra_period)
     recon = create_video_writer(recon_path, info) if recon_path is not None else None

@@ -33,6 +33,7 @@ def make_header(**changes: object) -> SequenceHeader:
         frame_count=0,
         quality_index=40,
         intra_period=3,
+        substream_names=("z", "y", "motion_z", "motion_y"),
     )
     return SequenceHeader(**{**fields, **changes})
 
@@ -86,9 +87,31 @@ def test_record_with_no_substreams_round_trips(tmp_path: Path) -> None:
 
 def test_record_with_the_most_substreams_and_longest_names_round_trips(tmp_path: Path) -> None:
     substreams = {f"s{number:02d}_" + "x" * 28: bytes([number]) * number for number in range(64)}
-    path = write_sequence(tmp_path / "a.bin", [FrameRecord(INTRA, 0, substreams)])
+    header = make_header(substream_names=tuple(reversed(substreams)))
+    path = write_sequence(tmp_path / "a.bin", [FrameRecord(INTRA, 0, substreams)], header)
     with BitstreamReader(path) as reader:
+        assert reader.header.substream_names == header.substream_names
         assert next(iter(reader)).substreams == substreams
+
+
+@pytest.mark.parametrize("size", [0, 127, 128, 16383, 16384, 2**21])
+def test_substream_sizes_round_trip_across_varint_lengths(tmp_path: Path, size: int) -> None:
+    records = [make_record(INTRA, y=bytes(size)), make_record(PREDICTED, z=b"\x01" * size, y=b"")]
+    path = write_sequence(tmp_path / "a.bin", records)
+    with BitstreamReader(path) as reader:
+        assert list(reader) == records
+
+
+@pytest.mark.parametrize(("sizes", "overhead"), [((100, 127), 11), ((100, 400), 12), ((200, 400), 13)])
+def test_a_p_frame_with_two_substreams_costs_11_to_13_bytes(
+    tmp_path: Path, sizes: tuple[int, int], overhead: int
+) -> None:
+    """7 bytes (frame number, type and quality, count, CRC) + per sub-stream 1 byte of name index and
+    a size of 1 byte below 128, 2 bytes below 16384."""
+    record = make_record(PREDICTED, motion_y=bytes(sizes[0]), y=bytes(sizes[1]))
+    with BitstreamWriter(tmp_path / "a.bin", make_header()) as writer:
+        writer.write_frame(make_record(INTRA))
+        assert writer.write_frame(record) == record.payload_bytes + overhead
 
 
 def test_sequence_without_frames_round_trips(tmp_path: Path) -> None:
@@ -170,10 +193,39 @@ def test_file_begins_with_magic_and_version_and_ends_with_the_trailer_magic(tmp_
     assert data[-4:] == b"CMFE"
 
 
-def test_header_size_is_71_bytes_plus_the_model_name(tmp_path: Path) -> None:
-    path = write_sequence(tmp_path / "a.bin", [make_record(INTRA)], make_header(model_name="m" * 64))
+def test_header_size_is_72_bytes_plus_the_model_name_and_the_name_table(tmp_path: Path) -> None:
+    header = make_header(model_name="m" * 64, substream_names=("frame", "motion"))
+    path = write_sequence(tmp_path / "a.bin", [make_record(INTRA)], header)
     with BitstreamReader(path) as reader:
-        assert reader.header_bytes == 71 + 64
+        assert reader.header_bytes == 72 + 64 + (1 + 5) + (1 + 6)
+
+
+def test_the_specification_example_is_written_byte_for_byte(tmp_path: Path) -> None:
+    """docs/bitstream.md section 8: one I-frame and one P-frame, every byte spelled out."""
+    header = make_header(
+        weights_digest=bytes(32), fps=Fraction(25), intra_period=0, substream_names=("frame", "motion")
+    )
+    records = [
+        make_record(INTRA, 40, frame=b"\x01\x02\x03\x04"),
+        make_record(PREDICTED, 41, motion=b"\xaa\xbb", frame=b"\x05\x06\x07"),
+    ]
+    expected = bytes.fromhex(
+        "434d4652 02 00 5b00" + "00" * 32 + "a0010000 f0000000 19000000 01000000 02000000 00000000"
+        "01 28 06 636d66722d73 02 05 6672616d65 06 6d6f74696f6e 42fbf725"
+        "00 68 01 00 04 01020304 2974f5c8"
+        "01 a9 02 01 02 00 03 aabb 050607 a91d68ba"
+        "01000000 00000000 5b00000000000000 54359f4a"
+        "7800000000000000 4c55971a 434d4645"
+    )
+    assert write_sequence(tmp_path / "a.bin", records, header).read_bytes() == expected
+
+
+def test_a_record_crc_covers_the_full_frame_number_before_the_record_bytes(tmp_path: Path) -> None:
+    data = write_sequence(tmp_path / "a.bin", [make_record(INTRA, y=b"abc"), make_record(PREDICTED, y=b"d")]).read_bytes()
+    with BitstreamReader(tmp_path / "a.bin") as reader:
+        second = list(reader.scan())[1]
+    record = data[second.offset : second.offset + second.record_bytes]
+    assert struct.unpack("<I", record[-4:])[0] == zlib.crc32(struct.pack("<I", 1) + record[:-4])
 
 
 def test_reader_skips_header_extensions_of_a_later_minor_version(tmp_path: Path) -> None:
@@ -227,6 +279,14 @@ def test_writing_after_close_is_refused(tmp_path: Path) -> None:
         writer.write_frame(make_record(PREDICTED))
 
 
+def test_a_substream_missing_from_the_name_table_is_refused_on_the_write_side(tmp_path: Path) -> None:
+    with (
+        BitstreamWriter(tmp_path / "a.bin", make_header(substream_names=("frame",))) as writer,
+        pytest.raises(ValueError, match="name table"),
+    ):
+        writer.write_frame(make_record(INTRA, motion=b""))
+
+
 def test_the_first_frame_must_be_intra(tmp_path: Path) -> None:
     with (
         BitstreamWriter(tmp_path / "a.bin", make_header()) as writer,
@@ -256,6 +316,10 @@ def test_opening_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
         {"model_name": "modèle"},
         {"weights_digest": bytes(31)},
         {"pixel_format": "yuv444p"},
+        {"substream_names": ["y"]},
+        {"substream_names": ("y", "y")},
+        {"substream_names": ("motion-y",)},
+        {"substream_names": tuple(f"s{number}" for number in range(65))},
     ],
 )
 def test_header_outside_the_bounds_is_refused_on_the_write_side(changes: dict[str, object]) -> None:

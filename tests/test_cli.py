@@ -41,6 +41,7 @@ def _written_container(path: Path, frame_count: int = 4) -> Path:
         frame_count=0,
         quality_index=21,
         intra_period=2,
+        substream_names=("z", "y"),
     )
     with BitstreamWriter(path, header) as writer:
         for number in range(frame_count):

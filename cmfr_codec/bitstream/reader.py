@@ -20,33 +20,27 @@ from typing import BinaryIO
 
 from cmfr_codec.bitstream.layout import (
     CRC,
+    DIRECTORY_ENTRY_MAX_BYTES,
+    FRAME_NUMBER_MASK,
     HEADER_PREFIX,
     INDEX_COUNT,
     MAGIC,
     RECORD_FIELDS,
     SMALLEST_INDEX,
     SMALLEST_RECORD,
-    SUBSTREAM_NAME_LENGTH,
-    SUBSTREAM_SIZE,
     TRAILER,
     crc32,
-    decode_frame_type,
+    decode_directory,
     decode_header,
     decode_header_length,
     decode_index,
     decode_trailer,
+    decode_type_and_quality,
     index_bytes,
+    is_intra_type_byte,
+    record_crc_start,
 )
-from cmfr_codec.bitstream.records import (
-    MAX_SUBSTREAM_NAME_LENGTH,
-    MAX_SUBSTREAMS,
-    QUALITY_LEVELS,
-    FrameRecord,
-    FrameType,
-    RecordInfo,
-    SequenceHeader,
-    is_substream_name,
-)
+from cmfr_codec.bitstream.records import FrameRecord, FrameType, RecordInfo, SequenceHeader
 from cmfr_codec.errors import BitstreamError, InputError
 
 _CRC_CHUNK_BYTES = 1 << 20
@@ -79,6 +73,11 @@ class _Cursor:
     def unpack(self, layout: struct.Struct, what: str) -> tuple:
         return layout.unpack(self.take(layout.size, what))
 
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` of the next bytes, fewer where the region ends, without moving on."""
+        self.file.seek(self.position)
+        return self.file.read(min(size, self.remaining))
+
     def skip(self, size: int, what: str) -> None:
         if size > self.remaining:
             raise BitstreamError(f"truncated {what}: needs {size} bytes, {self.remaining} remain", self.frame)
@@ -102,7 +101,7 @@ class _RecordLayout:
     frame_type: FrameType
     quality_index: int
     offset: int
-    head: bytes  # fixed fields and directory: the part of the CRC's coverage before the payload
+    head_crc: int  # the CRC over the frame number, fixed fields and directory: all it covers before the payload
     substream_sizes: dict[str, int]
     payload_offset: int
     payload_length: int
@@ -168,7 +167,7 @@ class BitstreamReader:
         """
         for layout in self._walk(0, self.header_bytes):
             cursor = _Cursor(self._file, layout.payload_offset, self._records_end, layout.frame_number)
-            crc = cursor.crc_of(layout.payload_length, crc32(layout.head), "payload")
+            crc = cursor.crc_of(layout.payload_length, layout.head_crc, "payload")
             yield RecordInfo(
                 frame_number=layout.frame_number,
                 frame_type=layout.frame_type,
@@ -185,7 +184,7 @@ class BitstreamReader:
             pass
 
     def overhead_bytes(self) -> int:
-        """Bytes that are not sub-stream payload: header, record fields, names and sizes, index, trailer."""
+        """Bytes that are not sub-stream payload: header, record fields, directories, CRCs, index, trailer."""
         payload = sum(layout.payload_length for layout in self._walk(0, self.header_bytes))
         return self.file_size - payload
 
@@ -223,6 +222,12 @@ class BitstreamReader:
         index_offset = decode_trailer(cursor.take(TRAILER.size, "trailer"))
         if not self.header_bytes <= index_offset <= trailer_offset - SMALLEST_INDEX:
             raise BitstreamError(f"seek index offset {index_offset} lies outside the frame data")
+        frame_bytes = index_offset - self.header_bytes
+        if self.header.frame_count * SMALLEST_RECORD > frame_bytes:
+            raise BitstreamError(
+                f"the header announces {self.header.frame_count} frames, but {frame_bytes} bytes of frame "
+                f"records hold at most {frame_bytes // SMALLEST_RECORD}"
+            )
         return index_offset
 
     def _read_index(self) -> list[tuple[int, int]]:
@@ -267,8 +272,8 @@ class BitstreamReader:
         """Each index entry must point at the record of the frame it names, and that record must be intra."""
         for frame_number, offset in self.index:
             cursor = _Cursor(self._file, offset, self._records_end, None)
-            stored_number, letter, *_ = cursor.unpack(RECORD_FIELDS, "record")
-            if stored_number != frame_number or letter != FrameType.INTRA.value.encode("ascii"):
+            low_byte, type_and_quality, _ = cursor.unpack(RECORD_FIELDS, "record")
+            if low_byte != frame_number & FRAME_NUMBER_MASK or not is_intra_type_byte(type_and_quality):
                 raise BitstreamError(
                     f"seek index entry for frame {frame_number} does not point at its I-frame record"
                 )
@@ -302,45 +307,25 @@ class BitstreamReader:
                 frame_number,
             )
         fields = cursor.take(RECORD_FIELDS.size, "record header")
-        stored_number, letter, quality_index, substream_count, payload_length = RECORD_FIELDS.unpack(fields)
-        if stored_number != frame_number:
-            raise BitstreamError(f"record carries frame number {stored_number}", frame_number)
-        frame_type = decode_frame_type(letter, frame_number)
-        if quality_index >= QUALITY_LEVELS:
+        low_byte, type_and_quality, substream_count = RECORD_FIELDS.unpack(fields)
+        if low_byte != frame_number & FRAME_NUMBER_MASK:
             raise BitstreamError(
-                f"quality index {quality_index} is outside 0..{QUALITY_LEVELS - 1}", frame_number
+                f"record carries frame number {low_byte} modulo 256, expected {frame_number & FRAME_NUMBER_MASK}",
+                frame_number,
             )
-        if substream_count > MAX_SUBSTREAMS:
+        frame_type, quality_index = decode_type_and_quality(type_and_quality, frame_number)
+        names = self.header.substream_names
+        if substream_count > len(names):
             raise BitstreamError(
-                f"{substream_count} sub-streams, at most {MAX_SUBSTREAMS} allowed", frame_number
+                f"{substream_count} sub-streams, the header's name table has {len(names)}", frame_number
             )
+        window = cursor.peek(substream_count * DIRECTORY_ENTRY_MAX_BYTES)
+        sizes, directory_length = decode_directory(window, substream_count, names, frame_number)
+        cursor.skip(directory_length, "sub-stream directory")
+        payload_length = sum(sizes.values())
         if payload_length + CRC.size > cursor.remaining:
             raise BitstreamError(
-                f"payload length {payload_length} runs past the end of the frame data", frame_number
-            )
-        head = [fields]
-        sizes: dict[str, int] = {}
-        for _ in range(substream_count):
-            name_length_field = cursor.take(SUBSTREAM_NAME_LENGTH.size, "sub-stream directory")
-            (name_length,) = SUBSTREAM_NAME_LENGTH.unpack(name_length_field)
-            if not 1 <= name_length <= MAX_SUBSTREAM_NAME_LENGTH:
-                raise BitstreamError(
-                    f"sub-stream name length {name_length} is outside 1..{MAX_SUBSTREAM_NAME_LENGTH}",
-                    frame_number,
-                )
-            name_field = cursor.take(name_length, "sub-stream name")
-            size_field = cursor.take(SUBSTREAM_SIZE.size, "sub-stream directory")
-            name = name_field.decode("ascii", errors="replace")
-            if not is_substream_name(name):
-                raise BitstreamError(f"sub-stream name {name!r} is not an ASCII identifier", frame_number)
-            if name in sizes:
-                raise BitstreamError(f"sub-stream {name!r} appears twice", frame_number)
-            (sizes[name],) = SUBSTREAM_SIZE.unpack(size_field)
-            head += [name_length_field, name_field, size_field]
-        if sum(sizes.values()) != payload_length:
-            raise BitstreamError(
-                f"sub-stream sizes add up to {sum(sizes.values())} bytes, the payload length is {payload_length}",
-                frame_number,
+                f"sub-streams of {payload_length} bytes run past the end of the frame data", frame_number
             )
         payload_offset = cursor.position
         cursor.skip(payload_length, "payload")
@@ -350,7 +335,7 @@ class BitstreamReader:
             frame_type=frame_type,
             quality_index=quality_index,
             offset=offset,
-            head=b"".join(head),
+            head_crc=crc32(fields + window[:directory_length], record_crc_start(frame_number)),
             substream_sizes=sizes,
             payload_offset=payload_offset,
             payload_length=payload_length,
@@ -360,7 +345,7 @@ class BitstreamReader:
     def _read_record(self, layout: _RecordLayout) -> FrameRecord:
         cursor = _Cursor(self._file, layout.payload_offset, self._records_end, layout.frame_number)
         payload = cursor.take(layout.payload_length, "payload")
-        if crc32(payload, crc32(layout.head)) != layout.stored_crc:
+        if crc32(payload, layout.head_crc) != layout.stored_crc:
             raise BitstreamError("CRC mismatch", layout.frame_number)
         substreams = {}
         start = 0

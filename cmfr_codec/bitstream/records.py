@@ -49,6 +49,13 @@ def is_model_name(name: str) -> bool:
     )
 
 
+def _check_substream_name(name: str) -> None:
+    if not is_substream_name(name):
+        raise ValueError(
+            f"sub-stream name {name!r} is not an ASCII identifier of 1..{MAX_SUBSTREAM_NAME_LENGTH} characters"
+        )
+
+
 def _check_range(what: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{what} {value!r} is outside {low}..{high}")
@@ -60,6 +67,9 @@ class SequenceHeader:
 
     ``frame_count`` may be 0 while writing: the writer stores the number of frames it was
     actually given when it closes.  ``intra_period`` 0 means only the first frame is intra.
+    ``substream_names`` is the name table: every sub-stream a record carries must be named
+    in it, and records refer to names by their position in it, so a name is stored once per
+    file instead of once per frame.
     """
 
     model_name: str
@@ -70,6 +80,7 @@ class SequenceHeader:
     frame_count: int
     quality_index: int
     intra_period: int
+    substream_names: tuple[str, ...] = ()
     pixel_format: str = "yuv420p"
 
     def __post_init__(self) -> None:
@@ -90,6 +101,14 @@ class SequenceHeader:
         _check_range("intra period", self.intra_period, 0, MAX_FRAME_COUNT)
         if self.pixel_format not in PIXEL_FORMATS:
             raise ValueError(f"pixel format {self.pixel_format!r} is not one of {', '.join(PIXEL_FORMATS)}")
+        if not isinstance(self.substream_names, tuple):
+            raise ValueError(f"sub-stream names must be a tuple, not {type(self.substream_names).__name__}")
+        if len(self.substream_names) > MAX_SUBSTREAMS:
+            raise ValueError(f"{len(self.substream_names)} sub-stream names, at most {MAX_SUBSTREAMS} allowed")
+        for name in self.substream_names:
+            _check_substream_name(name)
+        if len(set(self.substream_names)) != len(self.substream_names):
+            raise ValueError(f"sub-stream names {self.substream_names!r} repeat a name")
 
 
 @dataclass(frozen=True)
@@ -110,8 +129,7 @@ class FrameRecord:
         if len(self.substreams) > MAX_SUBSTREAMS:
             raise ValueError(f"{len(self.substreams)} sub-streams, at most {MAX_SUBSTREAMS} allowed")
         for name, data in self.substreams.items():
-            if not is_substream_name(name):
-                raise ValueError(f"sub-stream name {name!r} is not an ASCII identifier of 1..32 characters")
+            _check_substream_name(name)
             if not isinstance(data, bytes):
                 raise ValueError(f"sub-stream {name!r} must be bytes, not {type(data).__name__}")
         if self.payload_bytes > MAX_PAYLOAD_BYTES:

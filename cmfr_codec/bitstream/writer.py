@@ -30,6 +30,7 @@ class BitstreamWriter(PublishOnSuccess):
             self._output.abort()
             raise
         self._header = header
+        self._name_indices = {name: index for index, name in enumerate(header.substream_names)}
         self._bytes_written = len(encoded_header)
         self._frames_written = 0
         self._index: list[tuple[int, int]] = []
@@ -43,7 +44,8 @@ class BitstreamWriter(PublishOnSuccess):
     def write_frame(self, record: FrameRecord) -> int:
         """Append the next frame's record; return its size in bytes on disk.
 
-        The first frame must be an I-frame: every reader starts decoding there.
+        The first frame must be an I-frame: every reader starts decoding there.  Every
+        sub-stream must be named in the header's name table.
         """
         if not self._open:
             raise ValueError("write to a closed bitstream writer")
@@ -52,7 +54,12 @@ class BitstreamWriter(PublishOnSuccess):
             raise ValueError("the first frame of a sequence must be an I-frame")
         if frame_number == MAX_FRAME_COUNT:
             raise ValueError(f"a sequence holds at most {MAX_FRAME_COUNT} frames")
-        parts = record_parts(frame_number, record)
+        unknown = [name for name in record.substreams if name not in self._name_indices]
+        if unknown:
+            raise ValueError(
+                f"sub-stream {unknown[0]!r} is not in the header's name table {self._header.substream_names!r}"
+            )
+        parts = record_parts(frame_number, record, self._name_indices)
         try:
             self._file.writelines(parts)
         except BaseException:
