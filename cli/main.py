@@ -18,6 +18,7 @@ from rich.console import Console
 from cmfr_codec import __version__
 from cmfr_codec.errors import CmfrError
 
+from .data import data
 from .decode import decode
 from .encode import encode
 from .evaluate import evaluate
@@ -49,6 +50,8 @@ def cli(debug: bool) -> None:
       cmfr decode out.bin recon.y4m                bitstream -> video
       cmfr info out.bin                            header and per-frame table
       cmfr eval input.y4m --decoded recon.y4m      PSNR / MS-SSIM / bitrate
+      cmfr eval input.y4m --codecs cmfr,x264       compare codecs: BD-rate, RD plot
+      cmfr data fetch && cmfr data prepare         build the training set
 
     Run 'cmfr COMMAND --help' for the options of each command.
     """
@@ -58,6 +61,7 @@ cli.add_command(encode)
 cli.add_command(decode)
 cli.add_command(info)
 cli.add_command(evaluate)
+cli.add_command(data)
 
 
 def _report(message: str) -> None:
