@@ -23,6 +23,7 @@ from .decode import decode
 from .encode import encode
 from .evaluate import evaluate
 from .info import info
+from .train import train
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -52,6 +53,7 @@ def cli(debug: bool) -> None:
       cmfr eval input.y4m --decoded recon.y4m      PSNR / MS-SSIM / bitrate
       cmfr eval input.y4m --codecs cmfr,x264       compare codecs: BD-rate, RD plot
       cmfr data fetch && cmfr data prepare         build the training set
+      cmfr train --output runs/s                   train the model, stage by stage
 
     Run 'cmfr COMMAND --help' for the options of each command.
     """
@@ -62,6 +64,7 @@ cli.add_command(decode)
 cli.add_command(info)
 cli.add_command(evaluate)
 cli.add_command(data)
+cli.add_command(train)
 
 
 def _report(message: str) -> None:

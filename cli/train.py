@@ -1,0 +1,100 @@
+"""``cmfr train``: run the training stages on a prepared set (docs/training.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cmfr_codec.device import DEVICE_CHOICES
+
+from .data import DEFAULT_PREPARED
+
+
+@click.command()
+@click.option("--stage", default="all", show_default=True, metavar="NAME|FILE.toml",
+              help="Stage to run: all (intra, motion, inter, inter-rate, cascade in order), one of "
+                   "intra, motion, inter, inter-rate, cascade, msssim, or a stage config file.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_PREPARED,
+              show_default=True, help="Prepared training set written by 'cmfr data prepare'.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/cmfr"),
+              show_default=True, help="Run folder: one sub-folder per stage with checkpoint.pt, train.csv, "
+                                      "validation.csv and the weights pair NAME.intra/inter.cmfrw.")
+@click.option("--model-config", default="cmfr-s", show_default=True, metavar="PRESET",
+              help="Model preset to train from scratch: cmfr-s, cmfr-base or tiny (ignored with --init or --resume).")
+@click.option("--init", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Start from these weights (either .cmfrw file of a pair) instead of a random model (default: none).")
+@click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue from this checkpoint.pt: its model, optimiser, step, seed and stage "
+                   "(then the stages after it with --stage all) (default: none).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Steps of each stage run (default: the stage config's).")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Snippets per step and process (default: the stage config's).")
+@click.option("--crop", type=click.IntRange(min=64), default=None,
+              help="Luma crop side, a multiple of 64 (default: the stage config's).")
+@click.option("--frames", type=click.IntRange(3, 7), default=None,
+              help="Frames per snippet of the cascade stages, at most the prepared clip length (default: the stage config's).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+              help="Steps between checkpoints (default: the stage config's; also at the end of a stage).")
+@click.option("--validate-every", type=click.IntRange(min=1), default=None,
+              help="Steps between validations on the held-out split (default: the stage config's).")
+@click.option("--validation-clips", type=click.IntRange(min=1), default=None,
+              help="Held-out clips each validation codes at the four anchor qualities (default: the stage config's).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate at step 1; the decay to the end keeps the stage config's ratio (default: the stage config's).")
+@click.option("--log-every", type=click.IntRange(min=1), default=None,
+              help="Steps between rows of train.csv (default: the stage config's).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of every random choice (a resumed run keeps its checkpoint's seed).")
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="DataLoader worker processes per training process (0: load in the training process).")
+@click.option("--precision", type=click.Choice(("bf16", "fp32")), default="bf16", show_default=True,
+              help="bf16 autocast on CUDA (the CPU always trains in fp32).")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="auto picks CUDA when a GPU is usable; under torchrun each process takes GPU LOCAL_RANK.")
+def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, resume: Path | None,
+          steps: int | None, batch: int | None, crop: int | None, frames: int | None,
+          checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
+          learning_rate: float | None, log_every: int | None, seed: int,
+          workers: int, precision: str, device: str) -> None:
+    """Train the CMFR model on a prepared set, stage by stage, resumable.
+
+    \b
+      cmfr train --data data/prepared --output runs/s              all stages, cmfr-s
+      cmfr train --stage cascade --init runs/s/inter-rate/cmfr-s.intra.cmfrw --frames 7
+      cmfr train --resume runs/s/motion/checkpoint.pt              after a kill
+      torchrun --nproc-per-node 8 -m cmfr_codec train ...          DDP on 8 GPUs (NCCL)
+    """
+    from cmfr_codec.device import resolve_device
+    from cmfr_codec.errors import InputError
+    from cmfr_codec.models.config import preset
+    from cmfr_codec.training.distributed import join_process_group, leave_process_group
+    from cmfr_codec.training.stages import STAGE_ORDER, load_stage, with_overrides
+    from cmfr_codec.training.trainer import RunSettings, run_stages
+
+    if init is not None and resume is not None:
+        raise InputError("give --init or --resume, not both")
+    if crop is not None and crop % 64:
+        raise InputError(f"--crop must be a multiple of 64, got {crop}")
+    preset(model_config)
+
+    def overrides(config):
+        rates = {}
+        if learning_rate is not None:
+            decay = config.final_learning_rate / config.learning_rate
+            rates = {"learning_rate": learning_rate, "final_learning_rate": learning_rate * decay}
+        return with_overrides(config, steps=steps, batch=batch, crop=crop,
+                              frames=frames if config.frames > 2 else None,
+                              checkpoint_every=checkpoint_every, validate_every=validate_every,
+                              validation_clips=validation_clips, log_every=log_every, **rates)
+
+    stages = [overrides(load_stage(name)) for name in (STAGE_ORDER if stage == "all" else (stage,))]
+    place = join_process_group(resolve_device(device))
+    try:
+        report = click.echo if place.is_main else (lambda message: None)
+        settings = RunSettings(data=data, output=output, seed=seed, workers=workers, bf16=precision == "bf16",
+                               place=place, report=lambda message: report(message, err=True))
+        run_stages(stages, settings, model_config, init, resume, overrides)
+    finally:
+        leave_process_group()

@@ -1,0 +1,130 @@
+"""Training stages as data: one TOML file per stage in ``cmfr_codec/training/configs``.
+
+A stage says what trains, on what snippets, for how long and with which loss::
+
+    name = "cascade"      # log, checkpoint and weights folder name
+    trains = "inter"      # "intra" | "motion" (the inter codec's motion parts) | "inter" (the whole inter codec)
+    steps = 60000         # optimiser steps
+    batch = 4             # snippets per step and process
+    crop = 256            # luma crop side, a multiple of 64
+    frames = 5            # frames per snippet: 1 for intra, 2 for one P-frame, 3..7 for the cascade
+    learning_rate = 1e-5  # at step 1, decaying exponentially to
+    final_learning_rate = 1e-6  # at the last step
+    rate_weight = 1.0     # 0 trains reconstruction only
+    warp_weight = 0.0     # weight of the warping loss lambda * D(warp(x^_{t-1}), x_t)
+    distortion = "mse"    # "mse" (YUV 6:1:1) | "msssim" (1 - MS-SSIM of the luma)
+    lambda_scale = 1.0    # multiplies the four lambda anchors (MS-SSIM needs smaller lambdas)
+    checkpoint_every = 1000, validate_every = 1000, log_every = 10, validation_clips = 16
+
+:data:`STAGE_ORDER` is the order ``cmfr train --stage all`` runs them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cmfr_codec.errors import InputError
+
+STAGE_ORDER = ("intra", "motion", "inter", "inter-rate", "cascade")
+OPTIONAL_STAGES = ("msssim",)
+TRAINED_PARTS = ("intra", "motion", "inter")
+DISTORTIONS = ("mse", "msssim")
+CROP_MULTIPLE = 64
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage; see the module docstring for the meaning of each field."""
+
+    name: str
+    trains: str
+    steps: int
+    batch: int
+    crop: int
+    frames: int
+    learning_rate: float
+    final_learning_rate: float
+    rate_weight: float = 1.0
+    warp_weight: float = 0.0
+    distortion: str = "mse"
+    lambda_scale: float = 1.0
+    checkpoint_every: int = 1000
+    validate_every: int = 1000
+    log_every: int = 10
+    validation_clips: int = 16
+
+    def __post_init__(self) -> None:
+        if self.trains not in TRAINED_PARTS:
+            raise InputError(f"stage {self.name}: trains must be one of {', '.join(TRAINED_PARTS)}, got {self.trains!r}")
+        if self.distortion not in DISTORTIONS:
+            raise InputError(f"stage {self.name}: distortion must be one of {', '.join(DISTORTIONS)}, got {self.distortion!r}")
+        if self.crop < CROP_MULTIPLE or self.crop % CROP_MULTIPLE:
+            raise InputError(f"stage {self.name}: crop must be a positive multiple of {CROP_MULTIPLE}, got {self.crop}")
+        low = 1 if self.trains == "intra" else 2
+        if not low <= self.frames <= 7 or (self.trains == "intra" and self.frames != 1):
+            raise InputError(f"stage {self.name}: frames must be 1 for intra and 2..7 otherwise, got {self.frames}")
+        for field in ("steps", "batch", "checkpoint_every", "validate_every", "log_every", "validation_clips"):
+            if getattr(self, field) < 1:
+                raise InputError(f"stage {self.name}: {field} must be 1 or more, got {getattr(self, field)}")
+        if self.learning_rate <= 0 or self.final_learning_rate <= 0:
+            raise InputError(f"stage {self.name}: learning rates must be positive")
+
+    def learning_rate_at(self, step: int) -> float:
+        """Exponential decay from ``learning_rate`` at step 1 to ``final_learning_rate`` at the last step."""
+        progress = (step - 1) / max(self.steps - 1, 1)
+        return self.learning_rate * (self.final_learning_rate / self.learning_rate) ** progress
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "stage config") -> StageConfig:
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(fields)})")
+        missing = [name for name, field in fields.items() if field.default is dataclasses.MISSING and name not in data]
+        if missing:
+            raise InputError(f"{where}: missing key {missing[0]!r}")
+        values = {}
+        for name, value in data.items():
+            kind = fields[name].type
+            if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            expected = {"int": int, "float": float, "str": str}[kind]
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise InputError(f"{where}: {name} must be {kind}, got {value!r}")
+            values[name] = value
+        return cls(**values)
+
+
+def stage_names() -> tuple[str, ...]:
+    """The stages shipped with the package."""
+    return STAGE_ORDER + OPTIONAL_STAGES
+
+
+def load_stage(name_or_path: str | Path) -> StageConfig:
+    """A shipped stage by name (``intra``) or a stage TOML file by path."""
+    path = Path(name_or_path)
+    if str(name_or_path) in stage_names():
+        text = resources.files("cmfr_codec.training").joinpath("configs", f"{name_or_path}.toml").read_text("utf-8")
+        where = f"{name_or_path}.toml"
+    elif path.suffix == ".toml" and path.is_file():
+        text, where = path.read_text("utf-8"), str(path)
+    else:
+        raise InputError(f"no stage {str(name_or_path)!r}: name one of {', '.join(stage_names())} or a .toml file")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{where}: not valid TOML: {error}") from None
+    return StageConfig.from_dict(data, where)
+
+
+def with_overrides(stage: StageConfig, **overrides: Any) -> StageConfig:
+    """``stage`` with the fields in ``overrides`` that are not None replaced."""
+    return dataclasses.replace(stage, **{key: value for key, value in overrides.items() if value is not None})

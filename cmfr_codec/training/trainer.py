@@ -1,0 +1,441 @@
+"""The training loop behind ``cmfr train``: stages, per-step randomness, checkpoints, logs, DDP.
+
+::
+
+    prepared set --StepBatches (DataLoader workers)--> (B, T, 6, h, w) snippets of step s
+        --StageObjective: intra / motion / inter over T frames--> lambda * D + w_R * R (+ warping loss)
+        --DDP all-reduce--> Adam --every N steps--> checkpoint.pt, train.csv, validation.csv
+        --end of stage--> NAME.intra.cmfrw + NAME.inter.cmfrw (``cmfr encode --model``)
+
+Every random choice of step ``s`` on rank ``r`` is derived from ``(seed, s, r)`` alone: the
+snippets (which items, and their crops and flips), the quality indices and the quantisation
+noise (``torch.manual_seed`` at the start of the step).  So a run resumed from a checkpoint
+(model, optimiser, step) repeats the steps of an uninterrupted run exactly, on any machine with
+the same arithmetic; the checkpoint also stores torch's RNG states, for completeness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from cmfr_codec.atomic import AtomicOutput
+from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset
+from cmfr_codec.errors import InputError
+from cmfr_codec.models.codec import CmfrCodec
+from cmfr_codec.models.config import ModelConfig, preset
+from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.progress import frame_progress
+from cmfr_codec.training.distributed import ProcessPlace, barrier
+from cmfr_codec.training.losses import ANCHOR_INDICES, lambda_for
+from cmfr_codec.training.stages import StageConfig
+from cmfr_codec.weights import WeightsFiles, save_weights
+
+CHECKPOINT_FORMAT = "cmfr-training-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+TRAIN_LOG, VALIDATION_LOG = "train.csv", "validation.csv"
+LOG_COLUMNS = ("step", "learning_rate", "loss", "mse", "bpp", "psnr")
+QUALITY_LEVELS = 64
+GRADIENT_CLIP = 1.0
+MOTION_PARTS = ("flow_estimator", "motion_context", "motion_encoder", "motion_prior", "motion_codec",
+                "motion_decoder", "motion_refiner")
+_DATA_STREAM, _QUALITY_STREAM, _NOISE_STREAM = 0, 1, 2
+
+
+def step_rng(seed: int, step: int, rank: int, stream: int) -> np.random.Generator:
+    """The generator of one kind of randomness (``stream``) of one step on one rank."""
+    return np.random.default_rng((seed, step, rank, stream))
+
+
+def step_torch_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence((seed, step, rank, _NOISE_STREAM)).generate_state(1, np.uint64)[0] >> 1)
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+class StepBatches(Dataset):
+    """Item ``i`` is the whole batch of step ``first_step + i`` on this rank: (B, T, 6, h, w).
+
+    Items of the prepared set are drawn with replacement from ``(seed, step, rank)``; their crops
+    and flips are keyed by the epoch ``step * world_size + rank``, so ranks never share a crop.
+    """
+
+    def __init__(self, clips: ClipDataset, first_step: int, last_step: int, batch: int, seed: int,
+                 place: ProcessPlace):
+        self.clips, self.first_step, self.last_step = clips, first_step, last_step
+        self.batch, self.seed, self.rank, self.world_size = batch, seed, place.rank, place.world_size
+
+    def __len__(self) -> int:
+        return max(self.last_step - self.first_step + 1, 0)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        step = self.first_step + index
+        items = step_rng(self.seed, step, self.rank, _DATA_STREAM).integers(0, len(self.clips), self.batch)
+        # Each DataLoader worker holds its own copy of the dataset, so setting its epoch here is local.
+        self.clips.set_epoch(step * self.world_size + self.rank)
+        return torch.stack([self.clips[int(item)] for item in items])
+
+
+# -- the objective ------------------------------------------------------------------------------
+
+def _per_sample_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """:func:`~cmfr_codec.training.losses.yuv_mse` (luma 6, each chroma plane 1) for each sample: (B,)."""
+    error = (x_hat.float() - x.float()).pow(2)
+    return (6 * error[:, :4].mean(dim=(1, 2, 3)) + error[:, 4].mean(dim=(1, 2)) + error[:, 5].mean(dim=(1, 2))) / 8
+
+
+def _per_sample_msssim_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """1 - MS-SSIM of the full-resolution luma (the four phases put back together), per sample."""
+    from pytorch_msssim import ms_ssim, ssim
+
+    from cmfr_codec.metrics.msssim import msssim_window
+
+    luma_hat, luma = F.pixel_shuffle(x_hat[:, :4].float(), 2), F.pixel_shuffle(x[:, :4].float(), 2)
+    window, scales = msssim_window(min(luma.shape[-2:]))
+    if scales == 1:
+        return 1 - ssim(luma_hat, luma, data_range=1.0, size_average=False, win_size=window)
+    return 1 - ms_ssim(luma_hat, luma, data_range=1.0, size_average=False, win_size=window)
+
+
+def _per_sample_bpp(likelihoods: dict[str, torch.Tensor], names: Callable[[str], bool], luma_pixels: int) -> torch.Tensor:
+    bits = sum(-values.float().clamp_min(1e-9).log2().flatten(1).sum(dim=1)
+               for name, values in likelihoods.items() if names(name))
+    return bits / luma_pixels
+
+
+class StageObjective(nn.Module):
+    """The loss of one stage on a batch of snippets; the module DistributedDataParallel wraps.
+
+    ``forward(snippets (B, T, 6, h, w), quality_index (B,))`` -> the mean over the batch and the
+    coded frames of ``lambda_q * D + rate_weight * R`` (plus ``warp_weight * lambda_q * D_warp``),
+    with the logged terms.  Intra stages code frame 0; motion and inter stages code frame 0 with
+    the (frozen) intra codec and frames 1..T-1 as chained P-frames whose buffers keep their
+    gradients, so the cascade's errors propagate.  The motion stage's D is the warping error
+    and its R the motion rate alone.
+    """
+
+    def __init__(self, codec: CmfrCodec, stage: StageConfig):
+        super().__init__()
+        self.codec, self.stage = codec, stage
+
+    def forward(self, snippets: torch.Tensor, quality_index: torch.Tensor,
+                quantization: str = "noise") -> dict[str, torch.Tensor]:
+        stage = self.stage
+        lambdas = torch.tensor([lambda_for(int(q)) * stage.lambda_scale for q in quality_index.tolist()],
+                               device=snippets.device)
+        distortion = _per_sample_msssim_loss if stage.distortion == "msssim" else _per_sample_mse
+        first = snippets[:, 0]
+        luma_pixels = 4 * first.shape[-2] * first.shape[-1]
+        if stage.trains == "intra":
+            output = self.codec.intra(first, quality_index, quantization)
+            rate = _per_sample_bpp(output.likelihoods, lambda name: True, luma_pixels)
+            terms = [(lambdas * distortion(output.x_hat, first) + stage.rate_weight * rate,
+                      _per_sample_mse(output.x_hat, first), rate)]
+        else:
+            with torch.no_grad():
+                reference = self.codec.intra(first, quality_index, "ste").x_hat
+            buffer = DecodedPictureBuffer(frame=reference)
+            terms = []
+            for index in range(1, snippets.shape[1]):
+                frame = snippets[:, index]
+                output = self.codec.inter(frame, buffer, quality_index, quantization)
+                if stage.trains == "motion":
+                    rate = _per_sample_bpp(output.likelihoods, lambda name: name.startswith("motion_"), luma_pixels)
+                    loss = lambdas * distortion(output.warped, frame) + stage.rate_weight * rate
+                    terms.append((loss, _per_sample_mse(output.warped, frame), rate))
+                else:
+                    rate = _per_sample_bpp(output.likelihoods, lambda name: True, luma_pixels)
+                    loss = lambdas * distortion(output.x_hat, frame) + stage.rate_weight * rate
+                    if stage.warp_weight:
+                        loss = loss + stage.warp_weight * lambdas * _per_sample_mse(output.warped, frame)
+                    terms.append((loss, _per_sample_mse(output.x_hat, frame), rate))
+                buffer = output.dpb
+        loss, mse, bpp = (torch.stack([term[part] for term in terms]).mean() for part in range(3))
+        return {"loss": loss, "mse": mse.detach(), "bpp": bpp.detach()}
+
+
+def trainable_parameters(codec: CmfrCodec, trains: str) -> list[nn.Parameter]:
+    """Mark what ``trains`` names as trainable (and nothing else); -> those parameters, in a fixed order."""
+    for parameter in codec.parameters():
+        parameter.requires_grad_(False)
+    if trains == "intra":
+        selected = list(codec.intra.parameters())
+    elif trains == "motion":
+        selected = [parameter for name, parameter in codec.inter.named_parameters() if name.split(".")[0] in MOTION_PARTS]
+    else:
+        selected = list(codec.inter.parameters())
+    for parameter in selected:
+        parameter.requires_grad_(True)
+    return selected
+
+
+def psnr(mse: float) -> float:
+    """PSNR in dB of a 6:1:1-weighted MSE on [0, 1]."""
+    return 10 * math.log10(1 / mse) if mse > 0 else math.inf
+
+
+# -- checkpoints and logs -----------------------------------------------------------------------
+
+@dataclass
+class Checkpoint:
+    """What a resumed run needs: the model, the optimiser, the stage and the last step done."""
+
+    config: ModelConfig
+    stage: StageConfig
+    step: int
+    seed: int
+    model: dict
+    optimizer: dict
+    rng: dict = field(default_factory=dict)
+
+
+def save_checkpoint(path: Path, codec: CmfrCodec, optimizer: torch.optim.Optimizer, stage: StageConfig,
+                    step: int, seed: int) -> None:
+    """Write the checkpoint atomically: a kill while writing leaves the previous one."""
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    payload = {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": codec.config.to_dict(),
+        "stage": stage.to_dict(), "step": step, "seed": seed,
+        "model": {key: value.detach().cpu() for key, value in codec.state_dict().items()},
+        "optimizer": _to_cpu(optimizer.state_dict()), "rng": rng,
+    }
+    with AtomicOutput(path) as output:
+        torch.save(payload, output.temporary_path)
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """The checkpoint at ``path`` (any device's, loaded to the CPU); InputError when it is not one."""
+    if not path.is_file():
+        raise InputError(f"no such checkpoint: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise InputError(f"cannot read checkpoint {path}: {error}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{path} is not a cmfr training checkpoint")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise InputError(f"{path} is checkpoint version {payload.get('version')}; this build reads {CHECKPOINT_VERSION}")
+    return Checkpoint(ModelConfig.from_dict(payload["config"]), StageConfig.from_dict(payload["stage"], str(path)),
+                      payload["step"], payload["seed"], payload["model"], payload["optimizer"], payload["rng"])
+
+
+class CsvLog:
+    """A CSV file of rows keyed by step; resuming at step ``s`` drops the rows written after ``s``."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...], keep_until: int | None):
+        self.path, self.columns = path, columns
+        kept = []
+        if keep_until is not None and path.is_file():
+            with open(path, newline="", encoding="utf-8") as handle:
+                kept = [row for row in csv.DictReader(handle) if int(row["step"]) <= keep_until]
+        with AtomicOutput(path) as output, open(output.temporary_path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(kept)
+
+    def write(self, row: dict[str, float | int]) -> None:
+        with open(self.path, "a", newline="", encoding="utf-8") as handle:
+            csv.DictWriter(handle, self.columns).writerow({key: repr(value) for key, value in row.items()})
+
+
+def read_log(path: Path) -> list[dict[str, float]]:
+    """The rows of a training or validation log, as numbers."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+# -- the loop -----------------------------------------------------------------------------------
+
+@dataclass
+class RunSettings:
+    """How to run the stages; the stage configs say what to train."""
+
+    data: Path
+    output: Path
+    seed: int = 0
+    workers: int = 2
+    bf16: bool = True
+    place: ProcessPlace = field(default_factory=lambda: ProcessPlace(0, 1, "cpu"))
+    report: Callable[[str], None] = print
+    on_step: Callable[[str, int, dict[str, float]], None] | None = None
+
+
+@dataclass
+class StageResult:
+    stage: str
+    steps_run: int
+    weights: WeightsFiles | None
+    checkpoint: Path
+
+
+def new_codec(model_config: str) -> CmfrCodec:
+    return CmfrCodec(preset(model_config))
+
+
+def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when asked; the CPU trains in fp32 (the integer entropy networks opt out themselves)."""
+    if bf16 and device.startswith("cuda"):
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _batches(loader: DataLoader, device: str) -> Iterator[torch.Tensor]:
+    for batch in loader:
+        batch = batch.to(device, non_blocking=True)
+        yield batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
+
+
+def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
+                resume: Checkpoint | None = None) -> StageResult:
+    """Run ``stage`` on ``codec`` (in place) from step 1, or from the step after ``resume``'s."""
+    place = settings.place
+    folder = settings.output / stage.name
+    if place.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+    codec.to(place.device).train()
+    parameters = trainable_parameters(codec, stage.trains)
+    optimizer = torch.optim.Adam(parameters, lr=stage.learning_rate)
+    start = 0
+    if resume is not None:
+        codec.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        start = resume.step
+        torch.set_rng_state(resume.rng["torch"])
+    objective = StageObjective(codec, stage)
+    model: nn.Module = objective
+    if place.distributed:
+        model = DistributedDataParallel(objective, find_unused_parameters=True)
+    on_gpu = place.device.startswith("cuda")
+    try:
+        clips = ClipDataset(settings.data, TRAIN, frames=stage.frames, crop=stage.crop, seed=settings.seed,
+                            as_uint8=on_gpu)
+    except ValueError as error:
+        raise InputError(f"stage {stage.name} does not fit {settings.data}: {error}") from None
+    loader = DataLoader(StepBatches(clips, start + 1, stage.steps, stage.batch, settings.seed, place),
+                        batch_size=None, num_workers=settings.workers, pin_memory=on_gpu,
+                        prefetch_factor=4 if settings.workers else None)
+    validation = _validation_set(settings.data, stage) if place.is_main else None
+    if place.is_main and validation is None:
+        settings.report(f"{stage.name}: no validation clips in {settings.data}; validation is skipped")
+    train_log = validation_log = None
+    if place.is_main:
+        keep = start if resume is not None else None
+        train_log = CsvLog(folder / TRAIN_LOG, LOG_COLUMNS, keep)
+        validation_log = CsvLog(folder / VALIDATION_LOG, ("step", "loss", "mse", "bpp", "psnr"), keep)
+    checkpoint_path = folder / CHECKPOINT_NAME
+    if validation is not None and resume is None:
+        validation_log.write({"step": 0, **validate(objective, validation, place.device, settings.bf16)})
+    started = time.monotonic()
+    step = start
+    with frame_progress() as progress:
+        task = progress.add_task(stage.name, total=stage.steps, completed=start, status="")
+        for step, snippets in enumerate(_batches(loader, place.device), start=start + 1):
+            learning_rate = stage.learning_rate_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
+            quality = torch.from_numpy(step_rng(settings.seed, step, place.rank, _QUALITY_STREAM)
+                                       .integers(0, QUALITY_LEVELS, len(snippets))).to(place.device)
+            torch.manual_seed(step_torch_seed(settings.seed, step, place.rank))
+            with training_autocast(place.device, settings.bf16):
+                terms = model(snippets, quality)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(parameters, GRADIENT_CLIP)
+            optimizer.step()
+            row = {"loss": terms["loss"].item(), "mse": terms["mse"].item(), "bpp": terms["bpp"].item()}
+            row["psnr"] = psnr(row["mse"])
+            if place.is_main:
+                if step % stage.log_every == 0 or step == stage.steps:
+                    train_log.write({"step": step, "learning_rate": learning_rate, **row})
+                if step % stage.checkpoint_every == 0 or step == stage.steps:
+                    save_checkpoint(checkpoint_path, codec, optimizer, stage, step, settings.seed)
+                if validation is not None and (step % stage.validate_every == 0 or step == stage.steps):
+                    validation_log.write({"step": step, **validate(objective, validation, place.device, settings.bf16)})
+                rate = (step - start) * stage.batch * place.world_size / max(time.monotonic() - started, 1e-9)
+                progress.update(task, completed=step, status=f"loss {row['loss']:.4f} {row['bpp']:.3f} bpp "
+                                f"{row['psnr']:.2f} dB {rate:.1f} samples/s")
+            if settings.on_step is not None:
+                settings.on_step(stage.name, step, row)
+    barrier(place)
+    weights = None
+    if place.is_main:
+        export = CmfrCodec(codec.config)
+        export.load_state_dict(codec.state_dict())
+        export.eval()
+        export.update_tables()
+        weights = save_weights(export, folder / codec.config.name)
+        settings.report(f"{stage.name}: {step - start} steps to step {step}; weights {weights.intra}")
+    return StageResult(stage.name, step - start, weights, checkpoint_path)
+
+
+def _validation_set(data: Path, stage: StageConfig) -> list[torch.Tensor] | None:
+    try:
+        clips = ClipDataset(data, VALIDATION, frames=stage.frames, crop=stage.crop, augment=False)
+    except InputError:
+        return None
+    return [clips[index] for index in range(min(stage.validation_clips, len(clips)))]
+
+
+@torch.no_grad()
+def validate(objective: StageObjective, clips: list[torch.Tensor], device: str, bf16: bool) -> dict[str, float]:
+    """The stage's loss on the held-out clips at the four anchor quality indices, rounded latents."""
+    totals = {"loss": 0.0, "mse": 0.0, "bpp": 0.0}
+    for clip in clips:
+        for quality in ANCHOR_INDICES:
+            with training_autocast(device, bf16):
+                terms = objective(clip[None].to(device), torch.tensor([quality], device=device), "ste")
+            for key in totals:
+                totals[key] += terms[key].item() / (len(clips) * len(ANCHOR_INDICES))
+    return {**totals, "psnr": psnr(totals["mse"])}
+
+
+def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: str = "cmfr-s",
+               init: Path | None = None, resume: Path | None = None,
+               resume_overrides: Callable[[StageConfig], StageConfig] = lambda stage: stage) -> list[StageResult]:
+    """Train ``stages`` in order on one model: fresh (``model_config``), from weights (``init``) or
+    from a checkpoint (``resume``: its stage continues, with its own seed, then the stages after it).
+    """
+    checkpoint = None
+    if resume is not None:
+        checkpoint = load_checkpoint(resume)
+        names = [stage.name for stage in stages]
+        resumed = resume_overrides(checkpoint.stage)
+        stages = [resumed, *stages[names.index(resumed.name) + 1:]] if resumed.name in names else [resumed]
+        settings.seed = checkpoint.seed
+        codec = CmfrCodec(checkpoint.config)
+    elif init is not None:
+        from cmfr_codec.weights import find_weights, load_model
+
+        codec = load_model(find_weights(str(init))).codec
+    else:
+        torch.manual_seed(settings.seed)
+        codec = new_codec(model_config)
+    results = []
+    for number, stage in enumerate(stages):
+        results.append(train_stage(codec, stage, settings, checkpoint if number == 0 else None))
+    return results

@@ -1,0 +1,140 @@
+"""cmfr train: every stage runs on real prepared data, losses fall, weights code video, resume is exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from training_data import make_prepared_set
+
+from cmfr_codec.training.stages import STAGE_ORDER, load_stage, stage_names, with_overrides
+from cmfr_codec.training.trainer import CHECKPOINT_NAME, RunSettings, load_checkpoint, read_log, run_stages
+
+TINY_RUN = ("--model-config", "tiny", "--batch", "2", "--crop", "64", "--frames", "3", "--workers", "0",
+            "--log-every", "1", "--validation-clips", "1", "--learning-rate", "1e-3", "--device", "cpu")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # On a busy 2-core machine, two intra-op threads can wait on each other for seconds per step.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_prepared_set(tmp_path_factory.mktemp("training"))
+
+
+@pytest.fixture(scope="module")
+def all_stages(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from cmfr_codec.cli.main import main
+
+    output = tmp_path_factory.mktemp("run") / "tiny"
+    main(["train", "--data", str(prepared), "--output", str(output), "--steps", "6", "--validate-every", "6", *TINY_RUN])
+    return output
+
+
+def test_every_shipped_stage_config_loads_and_all_runs_them_in_the_order_of_the_design():
+    assert STAGE_ORDER == ("intra", "motion", "inter", "inter-rate", "cascade")
+    stages = {name: load_stage(name) for name in stage_names()}
+    assert [stages[name].trains for name in STAGE_ORDER] == ["intra", "motion", "inter", "inter", "inter"]
+    assert stages["motion"].warp_weight == 0 and stages["inter"].rate_weight == 0
+    assert stages["inter-rate"].rate_weight > 0 and 3 <= stages["cascade"].frames <= 7
+    assert stages["msssim"].distortion == "msssim"
+
+
+def test_a_stage_config_with_a_mistake_is_refused_by_name(tmp_path: Path):
+    from cmfr_codec.errors import InputError
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ntrains = "everything"\nsteps = 1\nbatch = 1\ncrop = 64\n'
+                   'frames = 1\nlearning_rate = 1e-4\nfinal_learning_rate = 1e-5\n')
+    with pytest.raises(InputError, match="trains must be one of"):
+        load_stage(bad)
+    with pytest.raises(InputError, match="crop must be a positive multiple of 64"):
+        with_overrides(load_stage("intra"), crop=100)
+
+
+@pytest.mark.parametrize("stage", STAGE_ORDER)
+def test_each_stage_lowers_its_held_out_loss_in_a_few_steps(all_stages: Path, stage: str):
+    validation = read_log(all_stages / stage / "validation.csv")
+    assert [row["step"] for row in validation] == [0, 6]
+    assert validation[-1]["loss"] < validation[0]["loss"]
+    training = read_log(all_stages / stage / "train.csv")
+    assert [row["step"] for row in training] == list(range(1, 7))
+    assert all(row["bpp"] > 0 and row["psnr"] > 0 for row in training)
+
+
+def test_the_weights_of_the_last_stage_encode_and_decode_video(all_stages: Path, run_cmfr, tmp_path: Path):
+    clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
+    weights = all_stages / "cascade" / "tiny.intra.cmfrw"
+    encoded = run_cmfr("encode", clip, tmp_path / "out.bin", "--model", weights, "--frames", "3", "--quality", "40")
+    assert encoded.exit_code == 0, encoded.stderr
+    decoded = run_cmfr("decode", tmp_path / "out.bin", tmp_path / "out.y4m", "--model", weights)
+    assert decoded.exit_code == 0, decoded.stderr
+    assert (tmp_path / "out.y4m").stat().st_size > 0
+
+
+def _stage(name: str, steps: int) -> list:
+    return [with_overrides(load_stage(name), steps=steps, batch=2, crop=64, checkpoint_every=2, log_every=1,
+                           validate_every=steps, validation_clips=1, learning_rate=1e-3, final_learning_rate=1e-4)]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_a_kill_continues_the_loss_curve_of_an_uninterrupted_run(prepared: Path, tmp_path: Path):
+    whole = RunSettings(data=prepared, output=tmp_path / "whole", seed=5, workers=0, report=lambda message: None)
+    run_stages(_stage("inter-rate", 6), whole, "tiny")
+
+    def kill_after_step_5(stage: str, step: int, row: dict) -> None:
+        if step == 5:
+            raise Killed()
+
+    interrupted = RunSettings(data=prepared, output=tmp_path / "cut", seed=5, workers=0,
+                              report=lambda message: None, on_step=kill_after_step_5)
+    with pytest.raises(Killed):
+        run_stages(_stage("inter-rate", 6), interrupted, "tiny")
+    checkpoint = tmp_path / "cut" / "inter-rate" / CHECKPOINT_NAME
+    assert load_checkpoint(checkpoint).step == 4
+    resumed = RunSettings(data=prepared, output=tmp_path / "cut", seed=99, workers=0, report=lambda message: None)
+    run_stages(_stage("inter-rate", 6), resumed, "tiny", resume=checkpoint)
+    assert read_log(tmp_path / "cut" / "inter-rate" / "train.csv") == read_log(tmp_path / "whole" / "inter-rate" / "train.csv")
+    final = [load_checkpoint(path / "inter-rate" / CHECKPOINT_NAME) for path in (tmp_path / "whole", tmp_path / "cut")]
+    assert final[0].step == final[1].step == 6
+    assert all(torch.equal(final[0].model[key], final[1].model[key]) for key in final[0].model)
+
+
+def test_data_loader_workers_do_not_change_the_run(prepared: Path, tmp_path: Path):
+    logs = []
+    for workers in (0, 2):
+        settings = RunSettings(data=prepared, output=tmp_path / str(workers), seed=3, workers=workers,
+                               report=lambda message: None)
+        run_stages(_stage("intra", 3), settings, "tiny")
+        logs.append(read_log(tmp_path / str(workers) / "intra" / "train.csv"))
+    assert logs[0] == logs[1]
+
+
+def test_user_errors_are_one_red_line(run_cmfr, prepared: Path, tmp_path: Path):
+    missing = run_cmfr("train", "--data", tmp_path / "nothing", "--output", tmp_path / "run", *TINY_RUN)
+    assert missing.exit_code == 2 and "is not a prepared set" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    too_big = run_cmfr("train", "--stage", "intra", "--data", prepared, "--output", tmp_path / "run", *TINY_RUN[:4],
+                       "--crop", "192")
+    assert too_big.exit_code == 2 and "crop must be even and at most 120" in too_big.stderr
+    bad_resume = run_cmfr("train", "--resume", tmp_path / "none.pt", "--data", prepared, "--output", tmp_path / "run")
+    assert bad_resume.exit_code == 2 and "no such checkpoint" in bad_resume.stderr
+
+
+def test_cmfr_train_resume_continues_at_the_step_after_the_checkpoint(all_stages: Path, prepared: Path, run_cmfr,
+                                                                    tmp_path: Path):
+    result = run_cmfr("train", "--resume", all_stages / "intra" / CHECKPOINT_NAME, "--stage", "intra", "--steps", "8",
+                      "--data", prepared, "--output", tmp_path, "--workers", "0", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    assert [row["step"] for row in read_log(tmp_path / "intra" / "train.csv")] == [7, 8]
+    assert load_checkpoint(tmp_path / "intra" / CHECKPOINT_NAME).step == 8

@@ -1,0 +1,23 @@
+"""A tiny prepared training set with a held-out split, built from the example clip (no downloads)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from test_data_prepare import SMALL, make_sources
+
+from cmfr_codec.data.fetch import index_entry, write_index
+from cmfr_codec.data.prepare import prepare
+
+
+def make_prepared_set(folder: Path) -> Path:
+    """``folder/prepared``: clips of 3 frames at 208x120, the test video for training and a copy held out."""
+    sources = make_sources(folder / "sources", photo_split="train")
+    held_out = shutil.copy(sources / "two_shots.mkv", sources / "held_out.mkv")
+    write_index(sources, [
+        index_entry(sources / "two_shots.mkv", kind="video", licence="CC0", origin="tests", split="train"),
+        index_entry(Path(held_out), kind="video", licence="CC0", origin="tests", split="validation"),
+    ])
+    prepare(sources, folder / "prepared", SMALL)
+    return folder / "prepared"
