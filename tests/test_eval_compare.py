@@ -287,7 +287,7 @@ def test_sigterm_during_a_comparison_leaves_no_file_and_no_temporary_folder(tmp_
     time.sleep(1.0)
     os.kill(process.pid, signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143
-    assert [line for line in stderr.splitlines() if line.strip()] == ["error: terminated"]
+    assert process.returncode == 143, stderr
+    assert [line for line in stderr.splitlines() if line.strip()] == ["error: terminated"], stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["long_1920x1080_25.yuv", "tmp"]
     assert list(temporary.iterdir()) == []
