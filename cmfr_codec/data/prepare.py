@@ -31,7 +31,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from cmfr_codec import __version__
-from cmfr_codec.data.fetch import read_index, sha256_of
+from cmfr_codec.data.fetch import read_index
 from cmfr_codec.data.layout import MANIFEST_FORMAT, MANIFEST_NAME, tile
 from cmfr_codec.data.scenes import (
     CUT_RATIO,
@@ -45,6 +45,7 @@ from cmfr_codec.data.scenes import (
 )
 from cmfr_codec.data.shards import DEFAULT_QP, X264_PRESET, ShardSummary, ShardWriter
 from cmfr_codec.data.sources import PHOTO, TRAIN, VALIDATION, VIDEO
+from cmfr_codec.digests import file_sha256
 from cmfr_codec.errors import InputError
 from cmfr_codec.io.pyav import frame_planes, to_yuv420p
 from cmfr_codec.io.streams import describe_error
@@ -173,7 +174,7 @@ def _check_source(sources: Path, entry: dict) -> None:
                          f"{entry['split']!r}; kinds are {VIDEO}, {PHOTO} and splits {', '.join(SPLITS)}")
     if not path.is_file():
         raise InputError(f"{path} is listed in sources.json but missing (run 'cmfr data fetch --dest {sources}')")
-    if sha256_of(path) != entry["sha256"]:
+    if file_sha256(path).hex() != entry["sha256"]:
         raise InputError(f"{path} does not match its sha256 in sources.json (run 'cmfr data fetch --dest {sources}')")
 
 
@@ -323,7 +324,7 @@ def _shard_record(summary: ShardSummary | None, name: str, kind: str, split: str
         "clip_frames": clip_frames,
         "clips": summary.frames // clip_frames,
         "bytes": summary.bytes,
-        "sha256": sha256_of(summary.path),
+        "sha256": file_sha256(summary.path).hex(),
         "decoded_sha256": summary.decoded_sha256,
         "psnr_yuv_mean": round(float(np.mean(summary.psnr)), 3),
         "psnr_yuv_min": round(float(np.min(summary.psnr)), 3),

@@ -39,10 +39,11 @@ class ScaleTable:
         self.minimum = float(minimum)
         self.maximum = float(maximum)
         self.count = int(count)
-        step = math.log(self.maximum / self.minimum) / (self.count - 1)
+        self.log_step = math.log(self.maximum / self.minimum) / (self.count - 1)
+        """Natural log of the ratio between neighbouring scales."""
         # math (the C library), not numpy: numpy's vectorised exp may differ by an ulp between
         # CPU dispatch paths, and these values feed the table digest.
-        self.scales = np.array([self.minimum * math.exp(i * step) for i in range(self.count)])
+        self.scales = np.array([self.minimum * math.exp(i * self.log_step) for i in range(self.count)])
         self.boundaries = np.array(
             [math.sqrt(low * high) for low, high in zip(self.scales[:-1], self.scales[1:], strict=True)],
             dtype=np.float32,
