@@ -7,12 +7,16 @@ some shapes, MKL's GEMM under the non-oneDNN convolutions unless its conditional
 reproducibility is pinned, and, even then, small convolutions (inputs of a few latent pixels,
 as in the hyper-latents of small frames) at 2 and at 8-16 threads.
 
-So coding runs on one CPU thread, with oneDNN off and ``MKL_CBWR=AVX2,STRICT``: one thread makes
-the result independent of the caller's thread count; oneDNN off and the fixed MKL code branch
-keep it from depending on which JIT kernel or instruction-set branch a CPU would pick.  The
-variable must be set before MKL's first call, which is why :mod:`cmfr_codec` sets it on import
-(unless the user set it).  On CUDA, cuDNN is kept to deterministic algorithms without autotuning.
-docs/determinism.md says what this does and does not guarantee.
+So coding runs on one CPU thread: whatever thread count the caller set, every sum is split the
+same way, so another process with another thread count rebuilds the same floats on the same kind
+of machine.  oneDNN stays on (its convolutions are 2-5x faster than torch's fallback on one
+thread); which JIT kernel it picks depends on the CPU's instruction set, so pictures may differ
+in their last bits between kinds of machine -- the entropy parameters do not, they are exact
+integers (:mod:`cmfr_codec.models.integer`).  ``MKL_CBWR=AVX2,STRICT`` pins the code branch of
+MKL's GEMM, which the pointwise convolutions use; it must be set before MKL's first call, which
+is why :mod:`cmfr_codec` sets it on import (unless the user set it).  On CUDA, cuDNN is kept to
+deterministic algorithms without autotuning.  docs/determinism.md says what this does and does
+not guarantee.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ def reproducible_inference() -> Iterator[None]:
     try:
         with (
             torch.no_grad(),
-            _temporarily(torch.backends.mkldnn, enabled=False),
             _temporarily(torch.backends.cudnn, benchmark=False, deterministic=True),
         ):
             yield

@@ -141,7 +141,13 @@ def read_part(path: Path, part: str) -> dict:
 
 
 def load_model(files: WeightsFiles, device: str = "cpu") -> LoadedModel:
-    """Build the network the files describe, load its weights and move it to ``device``."""
+    """Build the network the files describe, load its weights and move it to ``device``.
+
+    The weights are kept channels-last, the layout coding runs fastest in (docs/performance.md):
+    every convolution then hands its output on in that layout.
+    """
+    import torch
+
     from cmfr_codec.models.codec import CmfrCodec
     from cmfr_codec.models.config import ModelConfig
 
@@ -158,7 +164,7 @@ def load_model(files: WeightsFiles, device: str = "cpu") -> LoadedModel:
         codec.inter.load_state_dict(inter["state_dict"])
     except RuntimeError as error:
         raise ModelError(f"{files.intra}: weights do not fit the model they describe: {error}") from None
-    codec.to(device).eval()
+    codec.to(device, memory_format=torch.channels_last).eval()
     return LoadedModel(codec=codec, name=config.name, digest=files.digest, device=device)
 
 

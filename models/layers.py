@@ -30,9 +30,27 @@ def conv3x3(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1)
 
 
+class PointwiseConv2d(nn.Conv2d):
+    """1x1 convolution that runs as one matrix product on channels-last tensors.
+
+    torch sends a stride-1 1x1 convolution of one picture on one thread to its fallback kernel,
+    which copies a channels-last input to the planar layout and back; on a channels-last input
+    (the coding layout, :func:`cmfr_codec.weights.load_model`) the same map is a ``(H*W, C_in) x
+    (C_in, C_out)`` product on the tensor as it lies in memory.  Same parameters as ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, H, W) -> (N, C_out, H / stride, W / stride)."""
+        if self.stride != (1, 1) or not x.is_contiguous(memory_format=torch.channels_last):
+            return super().forward(x)
+        pixels_by_channels = x.permute(0, 2, 3, 1)
+        mixed = F.linear(pixels_by_channels, self.weight.flatten(1), self.bias)
+        return mixed.permute(0, 3, 1, 2)
+
+
 def conv1x1(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
     """Pointwise convolution: mixes channels, one pixel at a time."""
-    return nn.Conv2d(in_ch, out_ch, kernel_size=1, stride=stride)
+    return PointwiseConv2d(in_ch, out_ch, kernel_size=1, stride=stride)
 
 
 def subpixel_conv3x3(in_ch: int, out_ch: int, r: int) -> nn.Sequential:

@@ -6,6 +6,7 @@ import torch
 from clips import example_frames
 
 from cmfr_codec.models.layers import (
+    PointwiseConv2d,
     DepthwiseBlock,
     ResidualBlock,
     ResidualBlockUpsample,
@@ -66,6 +67,27 @@ def test_same_size_blocks_are_the_identity_when_their_last_convs_are_zero(block_
             conv.bias.zero_()
     x = torch.randn(1, 8, 16, 16)
     assert torch.equal(block(x), x)
+
+
+def test_pointwise_conv_on_channels_last_input_is_the_same_map_in_the_same_layout():
+    torch.manual_seed(0)
+    pointwise = PointwiseConv2d(12, 20, kernel_size=1)
+    x = torch.randn(2, 12, 9, 14).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        fast = pointwise(x)
+        reference = torch.nn.functional.conv2d(x.contiguous(), pointwise.weight, pointwise.bias)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_pointwise_conv_with_a_stride_or_a_planar_input_is_torchs_convolution():
+    torch.manual_seed(0)
+    strided = PointwiseConv2d(6, 4, kernel_size=1, stride=2)
+    x = torch.randn(1, 6, 10, 12)
+    with torch.no_grad():
+        assert torch.equal(strided(x), torch.nn.functional.conv2d(x, strided.weight, strided.bias, stride=2))
+        planar = PointwiseConv2d(6, 4, kernel_size=1)
+        assert torch.equal(planar(x), torch.nn.functional.conv2d(x, planar.weight, planar.bias))
 
 
 def test_the_depthwise_block_is_much_cheaper_than_a_residual_block():
