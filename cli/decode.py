@@ -8,6 +8,7 @@ import click
 
 from cmfr_codec.device import DEVICE_CHOICES
 
+from .options import threads_option
 from .paths import check_distinct, check_video_output
 from .summary import report_totals
 
@@ -29,6 +30,7 @@ from .summary import report_totals
     show_default=True,
     help="Where the networks run: auto picks CUDA when a GPU is usable, else the CPU.",
 )
+@threads_option
 def decode(input_path: Path, output_path: Path, model: str | None, device: str) -> None:
     """Decode INPUT.bin into OUTPUT (.yuv, .y4m, or lossless .mkv, chosen by extension).
 

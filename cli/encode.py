@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from .options import DEFAULT_INTRA_PERIOD, DEFAULT_QUALITY, QUALITY_RANGE, input_selection, model_selection
+from .options import (
+    DEFAULT_INTRA_PERIOD,
+    DEFAULT_QUALITY,
+    QUALITY_RANGE,
+    input_selection,
+    model_selection,
+    threads_option,
+)
 from .paths import check_distinct, check_video_output
 from .summary import report_totals
 
@@ -42,6 +49,7 @@ from .summary import report_totals
     "'cmfr decode' reproduces it bit for bit (default: not written).",
 )
 @model_selection
+@threads_option
 def encode(
     input_path: Path,
     output_path: Path,

@@ -80,6 +80,24 @@ input_selection = _compose(
     ),
 )
 
+def _threads(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    from cmfr_codec.models.stripes import set_worker_count
+
+    set_worker_count(value)
+    return value
+
+
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    callback=_threads,
+    expose_value=False,
+    help="CPU threads the networks share (default: CMFR_THREADS if set, else every core). "
+    "The output is the same, bit for bit, with any N.",
+)
+
 model_selection = _compose(
     click.option(
         "--model",

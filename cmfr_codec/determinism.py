@@ -50,12 +50,15 @@ def reproducible_inference() -> Iterator[None]:
     """Inference (no autograd) on the code paths whose results do not depend on the thread count."""
     import torch
 
+    from cmfr_codec.models.stripes import striped_convolutions
+
     threads = torch.get_num_threads()
     if threads != 1:  # nested coding calls (a codec inside a codec) find it set already
         torch.set_num_threads(1)
     try:
         with (
             torch.no_grad(),
+            striped_convolutions(),
             _temporarily(torch.backends.cudnn, benchmark=False, deterministic=True),
         ):
             yield

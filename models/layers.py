@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cmfr_codec.models import stripes
+
 LUMA_PHASES = 4
 """Channels that carry luma in the 6-channel layout: the four 2x2 phases of Y (pixel-unshuffle order)."""
 
@@ -25,24 +27,41 @@ FRAME_CHANNELS = LUMA_PHASES + 2
 """Channels of a frame tensor: four luma phases, then U, then V."""
 
 
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` that, when coding on the CPU, runs in fixed row stripes on every core.
+
+    The stripes (:mod:`cmfr_codec.models.stripes`) make the result independent of the number of
+    cores; training and the GPU use torch's convolution unchanged.  Same parameters as ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, H, W) -> (N, C_out, H', W')."""
+        if stripes.active(x) and self.padding_mode == "zeros" and not isinstance(self.padding, str):
+            return stripes.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return super().forward(x)
+
+
 def conv3x3(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution that keeps the size (stride 1) or divides it by ``stride`` (even sizes)."""
-    return nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1)
+    return Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1)
 
 
-class PointwiseConv2d(nn.Conv2d):
-    """1x1 convolution that runs as one matrix product on channels-last tensors.
+class PointwiseConv2d(Conv2d):
+    """1x1 convolution that runs as a matrix product on channels-last tensors.
 
     torch sends a stride-1 1x1 convolution of one picture on one thread to its fallback kernel,
     which copies a channels-last input to the planar layout and back; on a channels-last input
     (the coding layout, :func:`cmfr_codec.weights.load_model`) the same map is a ``(H*W, C_in) x
-    (C_in, C_out)`` product on the tensor as it lies in memory.  Same parameters as ``nn.Conv2d``.
+    (C_in, C_out)`` product on the tensor as it lies in memory, in row stripes when coding on the
+    CPU.  Same parameters as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H / stride, W / stride)."""
         if self.stride != (1, 1) or not x.is_contiguous(memory_format=torch.channels_last):
             return super().forward(x)
+        if stripes.active(x):
+            return stripes.pointwise(x, self.weight.flatten(1), self.bias)
         pixels_by_channels = x.permute(0, 2, 3, 1)
         mixed = F.linear(pixels_by_channels, self.weight.flatten(1), self.bias)
         return mixed.permute(0, 3, 1, 2)
@@ -103,7 +122,7 @@ class DepthwiseBlock(nn.Module):
         hidden = channels * expansion
         self.spatial = nn.Sequential(
             conv1x1(channels, hidden),
-            nn.Conv2d(hidden, hidden, kernel_size=3, padding=1, groups=hidden),
+            Conv2d(hidden, hidden, kernel_size=3, padding=1, groups=hidden),
             nn.LeakyReLU(slope),
             conv1x1(hidden, channels),
         )

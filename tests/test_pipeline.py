@@ -45,7 +45,8 @@ def _same_video(first: Path, second: Path, size: tuple[int, int] | None = None) 
 
 
 def _cmfr(*arguments: object, threads: int) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    environment = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                       CMFR_THREADS=str(threads))
     return subprocess.run(
         [sys.executable, "-m", "cmfr_codec", *map(str, arguments)],
         env=environment, capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
@@ -53,7 +54,8 @@ def _cmfr(*arguments: object, threads: int) -> subprocess.CompletedProcess:
 
 
 def test_decoder_in_another_process_with_another_thread_count_reproduces_recon_byte_for_byte(tiny_weights, tmp_path):
-    source = write_raw_yuv(tmp_path / "clip_96x64_25.yuv", example_frames(6, 96, 64))
+    """256 rows: the full-resolution convolutions run in 4 row stripes, shared by 2 workers or run by 1."""
+    source = write_raw_yuv(tmp_path / "clip_96x256_25.yuv", scaled_example_frames(6, 96, 256))
     stream, recon, decoded = tmp_path / "clip.bin", tmp_path / "recon.yuv", tmp_path / "decoded.yuv"
     encoded = _cmfr("encode", source, stream, "--model", tiny_weights, "--recon", recon, "--intra-period", "4",
                     "--quality", "40", threads=2)

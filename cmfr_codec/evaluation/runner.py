@@ -17,6 +17,7 @@ from typing import Any
 
 from cmfr_codec.errors import CmfrError
 from cmfr_codec.evaluation.jobs import Job, run_job
+from cmfr_codec.models.stripes import available_cores, set_worker_count
 
 JobDone = Callable[[Job, dict[str, Any]], None]
 
@@ -39,7 +40,9 @@ def run_jobs(
             on_done(job, run_job(job, workdir / f"job{index}", msssim))
         return
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(min(processes, len(jobs)), initializer=_start_worker, initargs=(score_threads,))
+    workers = min(processes, len(jobs))
+    coding_threads = max(1, available_cores() // workers)
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(score_threads, coding_threads))
     try:
         tasks = [(index, job, workdir / f"job{index}", msssim) for index, job in enumerate(jobs)]
         for index, entry, failure in pool.imap_unordered(_run_in_worker, tasks):
@@ -60,9 +63,11 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _start_worker(score_threads: int) -> None:
+def _start_worker(score_threads: int, coding_threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _set_threads(score_threads)
+    # Parallel jobs share the cores; the coded bits do not depend on how many each one uses.
+    set_worker_count(coding_threads)
 
 
 def _run_in_worker(task: tuple[int, Job, Path, bool]) -> tuple[int, dict[str, Any] | None, tuple[str, int] | None]:

@@ -1,0 +1,197 @@
+"""Convolutions on every CPU core with results that do not depend on how many there are.
+
+Coding must give the same floats whatever the thread count (:mod:`cmfr_codec.determinism`), so
+torch runs each coding call on one thread.  To use more cores anyway, a convolution is cut into
+*row stripes* of its output, a fixed partition that depends only on the shapes::
+
+    output rows  0 .. 31 | 32 .. 63 | 64 .. 95 | ...        STRIPE_ROWS each (the last may be shorter)
+    input rows   the rows each stripe's kernels reach (its halo), zero-padded only at the frame's edges
+
+Each stripe is an ordinary one-thread convolution of its input rows, and a pool of workers, each
+on one torch thread, computes the stripes in any order and writes them into one output.  The
+result is the same convolution (no seams: every output row sees exactly the inputs it would see
+in one call), and its bits are the same with 1 worker or 16, because the stripes, not the
+workers, decide how the work is cut.  Small convolutions (fewer than :data:`MIN_PARALLEL_ROWS`
+output rows, e.g. on latents) run as one stripe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+import torch.nn.functional as F
+
+from cmfr_codec.errors import InputError
+
+STRIPE_ROWS = 32
+"""Output rows per stripe: fixed, so the partition (and with it every bit) depends only on shapes."""
+
+MIN_PARALLEL_ROWS = 2 * STRIPE_ROWS
+"""Convolutions with fewer output rows run as one call: too little work to share."""
+
+_state = threading.local()
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_workers = 0
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_requested_workers: int | None = None
+
+
+def set_worker_count(count: int | None) -> None:
+    """Use ``count`` workers from now on (``--threads``); ``None``: back to ``CMFR_THREADS`` / every core.
+
+    The results do not depend on it: only the speed does.
+    """
+    global _requested_workers
+    if count is not None and count < 1:
+        raise InputError(f"the thread count must be a positive integer, got {count}")
+    _requested_workers = count
+
+
+def worker_count() -> int:
+    """Workers the striped convolutions use: :func:`set_worker_count`'s, else ``CMFR_THREADS`` if set,
+    else every available core."""
+    if _requested_workers is not None:
+        return _requested_workers
+    requested = os.environ.get("CMFR_THREADS", "").strip()
+    if requested:
+        try:
+            count = int(requested)
+        except ValueError:
+            raise InputError(f"CMFR_THREADS must be a positive integer, got {requested!r}") from None
+        if count < 1:
+            raise InputError(f"CMFR_THREADS must be a positive integer, got {requested!r}")
+        return count
+    return available_cores()
+
+
+@contextlib.contextmanager
+def striped_convolutions() -> Iterator[None]:
+    """Within this block (on this thread), CPU convolutions of the CMFR layers run in stripes."""
+    previous = getattr(_state, "active", False)
+    _state.active = True
+    try:
+        yield
+    finally:
+        _state.active = previous
+
+
+def active(x: torch.Tensor) -> bool:
+    """Whether a convolution of ``x`` should run striped: inside :func:`striped_convolutions`,
+    on the CPU, one picture, no autograd."""
+    return (getattr(_state, "active", False) and x.device.type == "cpu" and x.dim() == 4
+            and x.shape[0] == 1 and not torch.is_grad_enabled())
+
+
+def stripes(rows: int) -> list[tuple[int, int]]:
+    """The fixed partition of ``rows`` output rows: ``[(first, end), ...]``."""
+    if rows < MIN_PARALLEL_ROWS:
+        return [(0, rows)]
+    return [(first, min(first + STRIPE_ROWS, rows)) for first in range(0, rows, STRIPE_ROWS)]
+
+
+def _one_thread_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool, _pool_workers
+    workers = worker_count()
+    with _pool_lock:
+        if _pool is None or _pool_workers != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cmfr-stripe",
+                                       initializer=_one_thread_worker)
+            _pool_workers = workers
+        return _pool
+
+
+def run_stripes(tasks: list[Callable[[], None]]) -> None:
+    """Run ``tasks`` (independent, each writing its own part of an output) on the worker pool."""
+    if len(tasks) == 1 or worker_count() == 1:
+        for task in tasks:
+            task()
+        return
+    for future in [_executor().submit(_without_autograd, task) for task in tasks]:
+        future.result()
+
+
+def _without_autograd(task: Callable[[], None]) -> None:
+    # Autograd mode is per thread: the caller's torch.no_grad() does not reach the workers.
+    with torch.no_grad():
+        task()
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+
+
+def _output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: tuple[int, int],
+           padding: tuple[int, int], dilation: tuple[int, int], groups: int) -> torch.Tensor:
+    """``F.conv2d`` (zero padding) computed as row stripes on the worker pool; see the module docstring."""
+    height, width = x.shape[-2:]
+    kernel_rows, kernel_columns = weight.shape[-2:]
+    rows = _output_size(height, kernel_rows, stride[0], padding[0], dilation[0])
+    parts = stripes(rows)
+    if len(parts) == 1:
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    columns = _output_size(width, kernel_columns, stride[1], padding[1], dilation[1])
+    out = torch.empty((x.shape[0], weight.shape[0], rows, columns), dtype=x.dtype, device=x.device,
+                      memory_format=_layout(x))
+    reach = dilation[0] * (kernel_rows - 1)
+
+    def stripe(first: int, end: int) -> Callable[[], None]:
+        def compute() -> None:
+            # Input rows the stripe reads: first row of output `first` .. last row of output `end - 1`;
+            # the start is aligned to the stride so that stripe output j is frame output `first + j`.
+            top = max(0, first * stride[0] - padding[0])
+            top -= top % stride[0]
+            bottom = min(height, (end - 1) * stride[0] - padding[0] + reach + 1)
+            piece = F.conv2d(x[:, :, top:bottom], weight, bias, stride, padding, dilation, groups)
+            offset = first - top // stride[0]
+            out[:, :, first:end].copy_(piece[:, :, offset:offset + end - first])
+        return compute
+
+    run_stripes([stripe(first, end) for first, end in parts])
+    return out
+
+
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A stride-1 1x1 convolution of a channels-last ``x`` (1, C_in, H, W) as one matrix product per
+    stripe, written straight into the channels-last output; ``weight`` is (C_out, C_in)."""
+    rows, columns = x.shape[-2:]
+    out = torch.empty((1, weight.shape[0], rows, columns), dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last)
+    pixels_in, pixels_out = x.permute(0, 2, 3, 1), out.permute(0, 2, 3, 1)
+
+    def stripe(first: int, end: int) -> Callable[[], None]:
+        def compute() -> None:
+            source = pixels_in[0, first:end].reshape(-1, weight.shape[1])
+            target = pixels_out[0, first:end].view(-1, weight.shape[0])
+            if bias is None:
+                torch.mm(source, weight.t(), out=target)
+            else:
+                torch.addmm(bias, source, weight.t(), out=target)
+        return compute
+
+    run_stripes([stripe(first, end) for first, end in stripes(rows)])
+    return out

@@ -1,0 +1,76 @@
+"""Row-striped convolutions: the same convolution, the same bits with any number of workers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cmfr_codec.determinism import reproducible_inference
+from cmfr_codec.errors import InputError
+from cmfr_codec.models import stripes
+from cmfr_codec.models.layers import Conv2d, PointwiseConv2d
+
+SHAPES = [
+    # (in, out, kernel, stride, groups, height, width)
+    (16, 24, 3, 1, 1, 100, 37),
+    (16, 24, 3, 2, 1, 101, 38),
+    (16, 24, 3, 2, 1, 128, 40),
+    (24, 24, 3, 1, 24, 130, 20),
+    (12, 20, 1, 1, 1, 97, 33),
+    (12, 20, 1, 2, 1, 97, 33),
+    (6, 8, 5, 1, 1, 70, 9),
+]
+
+
+def _layer(in_channels: int, out_channels: int, kernel: int, stride: int, groups: int) -> torch.nn.Conv2d:
+    layer_type = PointwiseConv2d if kernel == 1 else Conv2d
+    layer = layer_type(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, groups=groups)
+    return layer.to(memory_format=torch.channels_last)
+
+
+def _coded(layer: torch.nn.Conv2d, x: torch.Tensor, workers: int, monkeypatch: pytest.MonkeyPatch) -> torch.Tensor:
+    monkeypatch.setenv("CMFR_THREADS", str(workers))
+    with reproducible_inference():
+        return layer(x)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_striped_convolution_is_torchs_convolution_with_identical_bits_for_any_worker_count(shape, monkeypatch):
+    in_channels, out_channels, kernel, stride, groups, height, width = shape
+    torch.manual_seed(0)
+    layer = _layer(in_channels, out_channels, kernel, stride, groups)
+    x = torch.randn(1, in_channels, height, width).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        reference = torch.nn.functional.conv2d(x.contiguous(), layer.weight, layer.bias, stride, kernel // 2, 1, groups)
+    one = _coded(layer, x, 1, monkeypatch)
+    assert one.shape == reference.shape
+    torch.testing.assert_close(one, reference, rtol=1e-5, atol=1e-5)
+    for workers in (2, 3):
+        assert torch.equal(_coded(layer, x, workers, monkeypatch), one)
+
+
+def test_the_partition_depends_only_on_the_row_count():
+    assert stripes.stripes(stripes.MIN_PARALLEL_ROWS - 1) == [(0, stripes.MIN_PARALLEL_ROWS - 1)]
+    rows = 3 * stripes.STRIPE_ROWS + 5
+    parts = stripes.stripes(rows)
+    assert parts[0][0] == 0 and parts[-1][1] == rows
+    assert all(end == following for (_, end), (following, _) in zip(parts, parts[1:], strict=False))
+    assert [end - first for first, end in parts] == [stripes.STRIPE_ROWS] * 3 + [5]
+
+
+def test_stripes_are_used_only_when_coding_one_picture_on_the_cpu_without_autograd():
+    picture = torch.zeros(1, 2, 8, 8)
+    assert not stripes.active(picture)
+    with reproducible_inference():
+        assert stripes.active(picture)
+        assert not stripes.active(torch.zeros(2, 2, 8, 8))
+        with torch.enable_grad():
+            assert not stripes.active(picture)
+    assert not stripes.active(picture)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_thread_count_is_refused_with_its_value(value, monkeypatch):
+    monkeypatch.setenv("CMFR_THREADS", value)
+    with pytest.raises(InputError, match="CMFR_THREADS"):
+        stripes.worker_count()
