@@ -175,6 +175,33 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
     return out
 
 
+def rowwise(block: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, reach: int,
+            out_channels: int) -> torch.Tensor:
+    """``block(x)`` for a same-size local block whose outputs see at most ``reach`` rows either side,
+    computed in row stripes on the worker pool.
+
+    Each stripe runs the *whole* block (convolutions, activations, skips) on its rows plus
+    ``reach`` rows of halo and keeps its own rows, whose inputs are then all real: no seams, and the
+    block's inner tensors exist only a stripe at a time, small enough to stay in cache.
+    """
+    rows = x.shape[-2]
+    parts = stripes(rows)
+    if len(parts) == 1:
+        return block(x)
+    out = torch.empty((x.shape[0], out_channels, rows, x.shape[-1]), dtype=x.dtype, device=x.device,
+                      memory_format=_layout(x))
+
+    def stripe(first: int, end: int) -> Callable[[], None]:
+        def compute() -> None:
+            top, bottom = max(0, first - reach), min(rows, end + reach)
+            piece = block(x[:, :, top:bottom])
+            out[:, :, first:end].copy_(piece[:, :, first - top:end - top])
+        return compute
+
+    run_stripes([stripe(first, end) for first, end in parts])
+    return out
+
+
 def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """A stride-1 1x1 convolution of a channels-last ``x`` (1, C_in, H, W) as one matrix product per
     stripe, written straight into the channels-last output; ``weight`` is (C_out, C_in)."""

@@ -8,7 +8,7 @@ import torch
 from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.errors import InputError
 from cmfr_codec.models import stripes
-from cmfr_codec.models.layers import Conv2d, PointwiseConv2d
+from cmfr_codec.models.layers import Conv2d, DepthwiseBlock, PointwiseConv2d, ResidualBlock
 
 SHAPES = [
     # (in, out, kernel, stride, groups, height, width)
@@ -74,3 +74,17 @@ def test_a_bad_thread_count_is_refused_with_its_value(value, monkeypatch):
     monkeypatch.setenv("CMFR_THREADS", value)
     with pytest.raises(InputError, match="CMFR_THREADS"):
         stripes.worker_count()
+
+
+@pytest.mark.parametrize("block_type", [DepthwiseBlock, ResidualBlock])
+def test_a_whole_block_in_stripes_is_the_block_with_identical_bits_for_any_worker_count(block_type, monkeypatch):
+    torch.manual_seed(0)
+    block = block_type(8).to(memory_format=torch.channels_last)
+    for parameter in block.parameters():  # a random block, not one whose last convolution starts at zero
+        torch.nn.init.normal_(parameter, std=0.3)
+    x = torch.randn(1, 8, 3 * stripes.STRIPE_ROWS + 7, 19).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        reference = block(x)
+    one = _coded(block, x, 1, monkeypatch)
+    torch.testing.assert_close(one, reference, rtol=1e-5, atol=1e-5)
+    assert torch.equal(_coded(block, x, 2, monkeypatch), one)
