@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cmfr_codec.models import stripes
+
 ACTIVATION_BITS = 8
 WEIGHT_BITS = 12
 ACTIVATION_LIMIT = (1 << 19) - 1
@@ -117,6 +119,8 @@ class IntegerConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         groups = x.shape[1] if self.depthwise else 1
         if not self.quantized:
+            if stripes.active(x):  # one layout whichever path (encoder or decoder) made x
+                x = stripes.channels_last(x)
             return F.conv2d(x, self.weight, self.bias, padding=self.kernel_size // 2, groups=groups)
         with torch.autocast(x.device.type, enabled=False):
             weight = _round_ste(self.weight.to(torch.float64) * _WEIGHT_SCALE)

@@ -37,7 +37,8 @@ class Conv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H', W')."""
         if stripes.active(x) and self.padding_mode == "zeros" and not isinstance(self.padding, str):
-            return stripes.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return stripes.conv2d(stripes.channels_last(x), self.weight, self.bias, self.stride, self.padding,
+                                  self.dilation, self.groups)
         return super().forward(x)
 
 
@@ -58,10 +59,10 @@ class PointwiseConv2d(Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H / stride, W / stride)."""
+        if self.stride == (1, 1) and stripes.active(x):
+            return stripes.pointwise(stripes.channels_last(x), self.weight.flatten(1), self.bias)
         if self.stride != (1, 1) or not x.is_contiguous(memory_format=torch.channels_last):
             return super().forward(x)
-        if stripes.active(x):
-            return stripes.pointwise(x, self.weight.flatten(1), self.bias)
         pixels_by_channels = x.permute(0, 2, 3, 1)
         mixed = F.linear(pixels_by_channels, self.weight.flatten(1), self.bias)
         return mixed.permute(0, 3, 1, 2)
@@ -99,7 +100,7 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C, H, W); in row stripes when coding on the CPU (two 3x3: reach 2)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, x, reach=2, out_channels=x.shape[1])
+            return stripes.rowwise(self._block, stripes.channels_last(x), reach=2, out_channels=x.shape[1])
         return self._block(x)
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,7 +141,7 @@ class DepthwiseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C, H, W); in row stripes when coding on the CPU (one 3x3: reach 1)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, x, reach=1, out_channels=x.shape[1])
+            return stripes.rowwise(self._block, stripes.channels_last(x), reach=1, out_channels=x.shape[1])
         return self._block(x)
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:

@@ -137,6 +137,12 @@ def _without_autograd(task: Callable[[], None]) -> None:
         task()
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the coding layout (a copy only where an operation such as ``cat`` of mixed layouts,
+    ``grid_sample`` or ``new_zeros`` handed on a planar tensor): stripes of it are then contiguous."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def _layout(x: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
