@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cmfr_codec.models import stripes
 from cmfr_codec.models.layers import FRAME_CHANNELS, DepthwiseBlock, conv3x3, crop_to, pad_to_multiple
 
 
@@ -108,8 +109,16 @@ class SpyNetFlow(nn.Module):
             level_current, level_reference = current_pyramid[level], reference_pyramid[level]
             flow = resize_flow(flow, *level_current.shape[-2:])
             warped = warp(level_reference, flow)
-            flow = flow + self.level_nets[level](torch.cat([level_current, warped, flow], dim=1))
+            flow = flow + self._correction(level, torch.cat([level_current, warped, flow], dim=1))
         return crop_to(flow, height, width)
+
+    def _correction(self, level: int, inputs: torch.Tensor) -> torch.Tensor:
+        """One level's flow correction; coding on the CPU, in row stripes (one row of reach per 3x3)."""
+        net = self.level_nets[level]
+        if stripes.active(inputs):
+            convolutions = sum(isinstance(layer, nn.Conv2d) for layer in net)
+            return stripes.rowwise(net, stripes.channels_last(inputs), reach=convolutions, out_channels=2)
+        return net(inputs)
 
 
 class MotionRefiner(nn.Module):

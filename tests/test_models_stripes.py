@@ -9,6 +9,7 @@ from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.errors import InputError
 from cmfr_codec.models import stripes
 from cmfr_codec.models.layers import Conv2d, DepthwiseBlock, PointwiseConv2d, ResidualBlock
+from cmfr_codec.models.motion import SpyNetFlow
 
 SHAPES = [
     # (in, out, kernel, stride, groups, height, width)
@@ -88,3 +89,20 @@ def test_a_whole_block_in_stripes_is_the_block_with_identical_bits_for_any_worke
     one = _coded(block, x, 1, monkeypatch)
     torch.testing.assert_close(one, reference, rtol=1e-5, atol=1e-5)
     assert torch.equal(_coded(block, x, 2, monkeypatch), one)
+
+
+def test_flow_estimation_in_stripes_is_the_same_flow_for_any_worker_count(monkeypatch):
+    torch.manual_seed(0)
+    estimator = SpyNetFlow(levels=2, channels=(8, 8)).to(memory_format=torch.channels_last)
+    for parameter in estimator.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    current, reference = torch.rand(2, 1, 6, 2 * stripes.MIN_PARALLEL_ROWS + 6, 24)
+    with torch.no_grad():
+        expected = estimator(current, reference)
+    flows = []
+    for workers in (1, 2):
+        monkeypatch.setenv("CMFR_THREADS", str(workers))
+        with reproducible_inference():
+            flows.append(estimator(current, reference))
+    torch.testing.assert_close(flows[0], expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(flows[0], flows[1])
