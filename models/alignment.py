@@ -19,8 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cmfr_codec.models import stripes
 from cmfr_codec.models.layers import DepthwiseBlock, conv1x1, conv3x3
 from cmfr_codec.models.motion import warp
+
+PREDICTOR_REACH = 8
+"""Rows (at full resolution) an aligned row's offsets depend on either side: the predictor's 3x3 /2
+conv (1), depthwise block and last 3x3 at half resolution (2 + 2) and the bilinear x2 (2), rounded up."""
 
 
 class OffsetDiversityAlignment(nn.Module):
@@ -90,15 +95,28 @@ class OffsetDiversityAlignment(nn.Module):
         if (guide is None) != (self.guide_channels == 0):
             raise ValueError(f"this alignment was built for {self.guide_channels} guide channels")
         batch, channels, height, width = reference_feature.shape
-        predictor_input = [warp(reference_feature, flow), flow] + ([] if guide is None else [guide])
+        grouped_reference = reference_feature.reshape(batch * self.groups, channels // self.groups, height, width)
+        bands = (flow,) if guide is None else (flow, guide)
+        if stripes.active(flow):
+
+            def band(first_row: int, flow_band: torch.Tensor, *guide_band: torch.Tensor) -> torch.Tensor:
+                return self._align(reference_feature, grouped_reference, flow_band, *guide_band, band_start=first_row)
+
+            return stripes.rowwise(band, tuple(stripes.channels_last(tensor) for tensor in bands),
+                                   reach=PREDICTOR_REACH, out_channels=channels, align=2, with_offset=True)
+        return self._align(reference_feature, grouped_reference, *bands, band_start=None)
+
+    def _align(self, reference_feature: torch.Tensor, grouped_reference: torch.Tensor, flow: torch.Tensor,
+               guide: torch.Tensor | None = None, band_start: int | None = None) -> torch.Tensor:
+        """The alignment of the rows ``flow`` covers (all of them, or a band from ``band_start``)."""
+        batch, channels, _, width = reference_feature.shape
+        height = flow.shape[-2]
+        predictor_input = [warp(reference_feature, flow, band_start), flow] + ([] if guide is None else [guide])
         prediction = self.predictor(torch.cat(predictor_input, dim=1))
         prediction = F.interpolate(prediction, size=(height, width), mode="bilinear", align_corners=False)
         offsets, mask_logits = prediction.split([2 * self.groups, self.groups], dim=1)
 
         group_flows = flow.repeat(1, self.groups, 1, 1) + self.max_offset * torch.tanh(offsets)
-        grouped_reference = reference_feature.reshape(
-            batch * self.groups, channels // self.groups, height, width
-        )
-        sampled = warp(grouped_reference, group_flows.reshape(batch * self.groups, 2, height, width))
+        sampled = warp(grouped_reference, group_flows.reshape(batch * self.groups, 2, height, width), band_start)
         masks = 2.0 * torch.sigmoid(mask_logits).reshape(batch * self.groups, 1, height, width)
         return self.fusion((sampled * masks).reshape(batch, channels, height, width))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cmfr_codec.models import stripes
 from cmfr_codec.models.alignment import OffsetDiversityAlignment
 from cmfr_codec.models.layers import (
     DepthwiseBlock,
@@ -76,7 +77,14 @@ class ScaledFeatureFusion(nn.Module):
         self.fuse = conv3x3(channels + context_channels, out_channels)
 
     def forward(self, h: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """h (N, channels, H, W), context (N, context_channels, H, W) -> (N, out_channels, H, W)."""
+        """h (N, channels, H, W), context (N, context_channels, H, W) -> (N, out_channels, H, W);
+        in row stripes when coding on the CPU (reach 1: the 3x3 fuse)."""
+        if stripes.active(h):
+            return stripes.rowwise(self._fused, (stripes.channels_last(h), stripes.channels_last(context)),
+                                   reach=1, out_channels=self.fuse.out_channels)
+        return self._fused(h, context)
+
+    def _fused(self, h: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         if self.sff:
             h = h + self.sign * torch.sigmoid(self.scale(context)) * self.projection(context)
         return self.fuse(torch.cat([h, context], dim=1))

@@ -100,7 +100,7 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C, H, W); in row stripes when coding on the CPU (two 3x3: reach 2)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, stripes.channels_last(x), reach=2, out_channels=x.shape[1])
+            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=2, out_channels=x.shape[1])
         return self._block(x)
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,7 +141,7 @@ class DepthwiseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C, H, W); in row stripes when coding on the CPU (one 3x3: reach 1)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, stripes.channels_last(x), reach=1, out_channels=x.shape[1])
+            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=1, out_channels=x.shape[1])
         return self._block(x)
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,21 +16,25 @@ from cmfr_codec.models import stripes
 from cmfr_codec.models.layers import FRAME_CHANNELS, DepthwiseBlock, conv3x3, crop_to, pad_to_multiple
 
 
-def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def warp(x: torch.Tensor, flow: torch.Tensor, band_start: int | None = None) -> torch.Tensor:
     """Bilinear backward warping: ``out[..., p] = x[..., p + flow(p)]``; (N, C, H, W) -> (N, C, H, W).
 
     Samples that fall outside ``x`` take the nearest edge value (``padding_mode="border"``), the
     same assumption as replicate padding.  Pixel ``i`` of a size-``S`` axis is normalised to
     ``(2 i + 1) / S - 1`` with ``align_corners=False``: this maps pixel centres exactly, and,
-    unlike ``align_corners=True``, stays defined on axes of size 1.
+    unlike ``align_corners=True``, stays defined on axes of size 1.  With ``band_start``, ``flow``
+    covers only ``x``'s rows from ``band_start`` on (a row stripe), and so does the result.
     """
     if flow.dim() != 4 or flow.shape[1] != 2:
         raise ValueError(f"flow must be (N, 2, H, W), got {tuple(flow.shape)}")
-    if x.dim() != 4 or x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
+    first = 0 if band_start is None else band_start
+    rows_fit = (x.dim() == 4 and 0 <= first and first + flow.shape[-2] <= x.shape[-2]
+                and (band_start is not None or x.shape[-2] == flow.shape[-2]))
+    if not rows_fit or x.shape[0] != flow.shape[0] or x.shape[-1] != flow.shape[-1]:
         raise ValueError(f"cannot warp a {tuple(x.shape)} tensor with a {tuple(flow.shape)} flow")
-    height, width = flow.shape[-2:]
+    height, width = x.shape[-2], flow.shape[-1]
     columns = torch.arange(width, dtype=flow.dtype, device=flow.device)
-    rows = torch.arange(height, dtype=flow.dtype, device=flow.device)[:, None]
+    rows = torch.arange(first, first + flow.shape[-2], dtype=flow.dtype, device=flow.device)[:, None]
     grid_x = (2.0 * (columns + flow[:, 0]) + 1.0) / width - 1.0
     grid_y = (2.0 * (rows + flow[:, 1]) + 1.0) / height - 1.0
     grid = torch.stack((grid_x, grid_y), dim=-1)
@@ -117,7 +121,7 @@ class SpyNetFlow(nn.Module):
         net = self.level_nets[level]
         if stripes.active(inputs):
             convolutions = sum(isinstance(layer, nn.Conv2d) for layer in net)
-            return stripes.rowwise(net, stripes.channels_last(inputs), reach=convolutions, out_channels=2)
+            return stripes.rowwise(net, (stripes.channels_last(inputs),), reach=convolutions, out_channels=2)
         return net(inputs)
 
 

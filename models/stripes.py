@@ -181,26 +181,32 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
     return out
 
 
-def rowwise(block: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, reach: int,
-            out_channels: int) -> torch.Tensor:
-    """``block(x)`` for a same-size local block whose outputs see at most ``reach`` rows either side,
-    computed in row stripes on the worker pool.
+def rowwise(block: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...], reach: int, out_channels: int,
+            align: int = 1, with_offset: bool = False) -> torch.Tensor:
+    """``block(*inputs)`` for a same-size local block whose outputs see at most ``reach`` rows either
+    side, computed in row stripes on the worker pool.
 
-    Each stripe runs the *whole* block (convolutions, activations, skips) on its rows plus
-    ``reach`` rows of halo and keeps its own rows, whose inputs are then all real: no seams, and the
-    block's inner tensors exist only a stripe at a time, small enough to stay in cache.
+    Each stripe runs the *whole* block (convolutions, activations, skips) on its rows of every
+    input plus ``reach`` rows of halo, and keeps its own rows, whose inputs are then all real: no
+    seams, and the block's inner tensors exist only a stripe at a time, small enough to stay in
+    cache.  ``align``: the first row of every stripe's input is a multiple of it (for blocks with a
+    stride).  ``with_offset``: the block is called as ``block(first_row, *slices)``, for blocks
+    that need to know where their rows lie in the frame (warping with absolute coordinates).
     """
-    rows = x.shape[-2]
+    rows = inputs[0].shape[-2]
     parts = stripes(rows)
     if len(parts) == 1:
-        return block(x)
-    out = torch.empty((x.shape[0], out_channels, rows, x.shape[-1]), dtype=x.dtype, device=x.device,
-                      memory_format=_layout(x))
+        return block(0, *inputs) if with_offset else block(*inputs)
+    out = torch.empty((inputs[0].shape[0], out_channels, rows, inputs[0].shape[-1]), dtype=inputs[0].dtype,
+                      device=inputs[0].device, memory_format=_layout(inputs[0]))
 
     def stripe(first: int, end: int) -> Callable[[], None]:
         def compute() -> None:
-            top, bottom = max(0, first - reach), min(rows, end + reach)
-            piece = block(x[:, :, top:bottom])
+            top = max(0, first - reach)
+            top -= top % align
+            bottom = min(rows, end + reach)
+            pieces = tuple(tensor[:, :, top:bottom] for tensor in inputs)
+            piece = block(top, *pieces) if with_offset else block(*pieces)
             out[:, :, first:end].copy_(piece[:, :, first - top:end - top])
         return compute
 

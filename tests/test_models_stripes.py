@@ -8,8 +8,10 @@ import torch
 from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.errors import InputError
 from cmfr_codec.models import stripes
+from cmfr_codec.models.alignment import OffsetDiversityAlignment
+from cmfr_codec.models.contexts import ScaledFeatureFusion
 from cmfr_codec.models.layers import Conv2d, DepthwiseBlock, PointwiseConv2d, ResidualBlock
-from cmfr_codec.models.motion import SpyNetFlow
+from cmfr_codec.models.motion import SpyNetFlow, warp
 
 SHAPES = [
     # (in, out, kernel, stride, groups, height, width)
@@ -106,3 +108,48 @@ def test_flow_estimation_in_stripes_is_the_same_flow_for_any_worker_count(monkey
             flows.append(estimator(current, reference))
     torch.testing.assert_close(flows[0], expected, rtol=1e-5, atol=1e-5)
     assert torch.equal(flows[0], flows[1])
+
+
+def test_alignment_in_stripes_is_the_same_alignment_for_any_worker_count(monkeypatch):
+    torch.manual_seed(0)
+    alignment = OffsetDiversityAlignment(8, groups=2, guide_channels=6).to(memory_format=torch.channels_last)
+    for parameter in alignment.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    rows = 2 * stripes.MIN_PARALLEL_ROWS + 10
+    feature, guide = torch.randn(1, 8, rows, 20), torch.rand(1, 6, rows, 20)
+    flow = 3.0 * torch.randn(1, 2, rows, 20)
+    with torch.no_grad():
+        expected = alignment(feature, flow, guide)
+    aligned = []
+    for workers in (1, 2):
+        monkeypatch.setenv("CMFR_THREADS", str(workers))
+        with reproducible_inference():
+            aligned.append(alignment(feature, flow, guide))
+    torch.testing.assert_close(aligned[0], expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(aligned[0], aligned[1])
+
+
+def test_a_band_of_rows_warps_as_those_rows_of_the_whole_warp():
+    torch.manual_seed(0)
+    x, flow = torch.rand(1, 3, 40, 12), 4.0 * torch.randn(1, 2, 40, 12)
+    torch.testing.assert_close(warp(x, flow, band_start=0)[:, :, 10:25], warp(x, flow[:, :, 10:25], band_start=10))
+    with pytest.raises(ValueError, match="cannot warp"):
+        warp(x, flow[:, :, 10:25])
+
+
+def test_feature_fusion_in_stripes_is_the_same_fusion_for_any_worker_count(monkeypatch):
+    torch.manual_seed(0)
+    fusion = ScaledFeatureFusion(8, 6, 10, sff=True).to(memory_format=torch.channels_last)
+    for parameter in fusion.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    rows = 2 * stripes.MIN_PARALLEL_ROWS + 3
+    h, context = torch.randn(1, 8, rows, 17), torch.randn(1, 6, rows, 17)
+    with torch.no_grad():
+        expected = fusion(h, context)
+    fused = []
+    for workers in (1, 2):
+        monkeypatch.setenv("CMFR_THREADS", str(workers))
+        with reproducible_inference():
+            fused.append(fusion(h, context))
+    torch.testing.assert_close(fused[0], expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(fused[0], fused[1])
