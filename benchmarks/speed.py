@@ -62,6 +62,7 @@ from cmfr_codec.io import VideoInfo, YuvFrame, create_video_writer, open_video, 
 from cmfr_codec.io.pyav import frame_planes
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS
+from cmfr_codec.models.stripes import worker_count
 from cmfr_codec.pipeline import SUBSTREAM_NAMES, SequenceDecoder, SequenceEncoder
 from cmfr_codec.weights import LoadedModel, WeightsFiles, find_weights, load_model, save_weights
 
@@ -74,7 +75,7 @@ BASELINE_CODECS = ("x264", "x265")
 PRECISIONS = ("fp32",)
 """Precisions the networks run in today; bf16 / fp16 rows would be added here."""
 WARM_UP_FRAMES = 2
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+THREAD_VARIABLES = ("CMFR_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 _END = object()
 
 
@@ -173,7 +174,8 @@ class PartClock:
 class EntropyTimer:
     """Wraps the entropy coders' push and pop (every coding path goes through them) to count their time.
 
-    It also records torch's thread count while they run: the count the networks code with.
+    It also records how many threads the networks code with: on the CPU the striped
+    convolutions' workers (each on one torch thread), on a GPU torch's CPU thread count.
     """
 
     def __init__(self) -> None:
@@ -195,7 +197,7 @@ class EntropyTimer:
 
     def _timed(self, function: Callable) -> Callable:
         def timed(*arguments, **keywords):
-            self.coding_threads = torch.get_num_threads()
+            self.coding_threads = worker_count() if torch.get_num_threads() == 1 else torch.get_num_threads()
             started = time.perf_counter()
             try:
                 return function(*arguments, **keywords)
