@@ -99,6 +99,7 @@ class StepBatches(Dataset):
 
     @property
     def distills(self) -> bool:
+        """Whether any step of these batches carries DIS targets (the workers then need OpenCV set up)."""
         return self.distill_steps >= self.first_step
 
     def __len__(self) -> int:
