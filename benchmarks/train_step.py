@@ -19,16 +19,20 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from cmfr_codec.data.dataset import TRAIN, ClipDataset
 from cmfr_codec.io import open_video
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import preset
 from cmfr_codec.models.layers import yuv420_to_tensor
 from cmfr_codec.training.distributed import ProcessPlace
 from cmfr_codec.training.stages import load_stage, with_overrides
-from cmfr_codec.training.trainer import StageObjective, StepBatches, trainable_parameters, training_autocast
+from cmfr_codec.training.trainer import (
+    StageObjective,
+    step_batches,
+    step_loader,
+    trainable_parameters,
+    training_autocast,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
 
@@ -70,11 +74,10 @@ def time_steps(model_name: str, stage_name: str, batch: int, crop: int, steps: i
 
 
 def time_loader(data: Path, stage_name: str, batch: int, crop: int, steps: int, workers: int) -> float:
-    """Seconds per batch delivered by ``cmfr train``'s loader (after the first batch)."""
-    stage = load_stage(stage_name)
-    clips = ClipDataset(data, TRAIN, frames=stage.frames, crop=crop)
-    loader = DataLoader(StepBatches(clips, 1, steps + 1, batch, 0, ProcessPlace(0, 1, "cpu")), batch_size=None,
-                        num_workers=workers, prefetch_factor=4 if workers else None)
+    """Seconds per batch delivered by ``cmfr train``'s loader (after the first batch), with the
+    stage's stills (intra) or DIS flow targets (motion, while distilling) as ``cmfr train`` has them."""
+    stage = with_overrides(load_stage(stage_name), batch=batch, crop=crop, steps=steps + 1)
+    loader = step_loader(step_batches(stage, data, 1, 0, ProcessPlace(0, 1, "cpu")), workers)
     batches = iter(loader)
     next(batches)
     started = time.perf_counter()

@@ -35,6 +35,9 @@ from .data import DEFAULT_PREPARED
               help="Luma crop side, a multiple of 64 (default: the stage config's).")
 @click.option("--frames", type=click.IntRange(3, 7), default=None,
               help="Frames per snippet of the cascade stages, at most the prepared clip length (default: the stage config's).")
+@click.option("--distill-steps", type=click.IntRange(min=0), default=None,
+              help="First steps of the motion stage that also fit the flow estimator to OpenCV's DIS flow "
+                   "(needs opencv-python-headless; 0: no distillation) (default: the stage config's).")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
               help="Steps between checkpoints (default: the stage config's; also at the end of a stage).")
 @click.option("--validate-every", type=click.IntRange(min=1), default=None,
@@ -54,7 +57,7 @@ from .data import DEFAULT_PREPARED
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto picks CUDA when a GPU is usable; under torchrun each process takes GPU LOCAL_RANK.")
 def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, resume: Path | None,
-          steps: int | None, batch: int | None, crop: int | None, frames: int | None,
+          steps: int | None, batch: int | None, crop: int | None, frames: int | None, distill_steps: int | None,
           checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
           learning_rate: float | None, log_every: int | None, seed: int,
           workers: int, precision: str, device: str) -> None:
@@ -86,6 +89,7 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
             rates = {"learning_rate": learning_rate, "final_learning_rate": learning_rate * decay}
         return with_overrides(config, steps=steps, batch=batch, crop=crop,
                               frames=frames if config.frames > 2 else None,
+                              distill_steps=distill_steps if config.trains == "motion" else None,
                               checkpoint_every=checkpoint_every, validate_every=validate_every,
                               validation_clips=validation_clips, log_every=log_every, **rates)
 

@@ -120,7 +120,8 @@ class InterOutput:
     ``bits`` is ``-log2`` of all of them (a scalar, summed over the batch) and ``bpp`` the bits
     per luma pixel per frame of the padded grid (4 h w luma pixels).  ``flow`` is the flow the
     contexts were made with (decoded and, with the refiner, refined) and ``warped`` is
-    ``warp(dpb.frame, flow)``, for the motion stages' auxiliary warping loss.
+    ``warp(dpb.frame, flow)``, for the motion stages' auxiliary warping loss.  ``estimated_flow``
+    is the flow estimator's output before motion coding, for distilling a teacher's flow into it.
     """
 
     x_hat: torch.Tensor
@@ -130,6 +131,7 @@ class InterOutput:
     bpp: torch.Tensor
     warped: torch.Tensor
     flow: torch.Tensor
+    estimated_flow: torch.Tensor
 
 
 class DecodedLatent(NamedTuple):
@@ -330,7 +332,8 @@ class InterCodec(nn.Module):
         """
         self._check_frame(x, dpb)
         motion_context = self._motion_context(dpb)
-        motion_y = self.motion_encoder(self.flow_estimator(x, dpb.frame), motion_context)
+        estimated_flow = self.flow_estimator(x, dpb.frame)
+        motion_y = self.motion_encoder(estimated_flow, motion_context)
         motion_latent, likelihoods = self.motion_codec(motion_y, self._motion_prior(dpb, coding=False),
                                                        quality_index, quantization)
         conditions = self._conditions(motion_latent, motion_context, dpb, coding=False)
@@ -341,7 +344,7 @@ class InterCodec(nn.Module):
         bits = -sum(values.log2().sum() for values in likelihoods.values())
         luma_pixels = x.shape[0] * LUMA_PHASES * x.shape[-2] * x.shape[-1]
         return InterOutput(decoded.x_hat, decoded.dpb, likelihoods, bits, bits / luma_pixels,
-                           conditions.warped, conditions.flow)
+                           conditions.warped, conditions.flow, estimated_flow)
 
     @reproducible_inference()
     def compress(self, x: torch.Tensor, dpb: DecodedPictureBuffer,

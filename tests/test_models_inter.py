@@ -157,6 +157,18 @@ def test_forward_reports_rate_per_luma_pixel_and_the_warped_reference_for_the_mo
     assert output.x_hat.shape == frames[1].shape
 
 
+def test_forward_reports_the_flow_estimators_own_output_for_distilling_a_teacher_into_it(frames):
+    model = build()
+    for level_net in model.flow_estimator.level_nets:
+        torch.nn.init.normal_(level_net[-1].weight, std=0.01)  # not the untrained estimator's zero flow
+    with torch.no_grad():
+        output = model(frames[1], DecodedPictureBuffer(frame=frames[0]), 30, quantization="ste")
+        estimated = model.flow_estimator(frames[1], frames[0])
+    assert estimated.abs().max() > 0
+    assert torch.equal(output.estimated_flow, estimated)
+    assert not torch.equal(output.flow, estimated), "the flow the contexts use went through motion coding"
+
+
 def test_compress_reconstructs_what_forward_with_rounding_reconstructs(codec, frames):
     reference = DecodedPictureBuffer(frame=frames[0])
     encoded, _ = codec.compress(frames[1], reference, 45)

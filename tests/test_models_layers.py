@@ -6,8 +6,8 @@ import torch
 from clips import example_frames
 
 from cmfr_codec.models.layers import (
-    PointwiseConv2d,
     DepthwiseBlock,
+    PointwiseConv2d,
     ResidualBlock,
     ResidualBlockUpsample,
     ResidualBlockWithStride,

@@ -8,8 +8,18 @@ import pytest
 import torch
 from training_data import make_prepared_set
 
+from cmfr_codec.data.dataset import TRAIN, StillDataset
+from cmfr_codec.training.distributed import ProcessPlace
 from cmfr_codec.training.stages import STAGE_ORDER, load_stage, stage_names, with_overrides
-from cmfr_codec.training.trainer import CHECKPOINT_NAME, RunSettings, load_checkpoint, read_log, run_stages
+from cmfr_codec.training.trainer import (
+    CHECKPOINT_NAME,
+    DISTILL_COLUMN,
+    RunSettings,
+    load_checkpoint,
+    read_log,
+    run_stages,
+    step_batches,
+)
 
 TINY_RUN = ("--model-config", "tiny", "--batch", "2", "--crop", "64", "--frames", "3", "--workers", "0",
             "--log-every", "1", "--validation-clips", "1", "--learning-rate", "1e-3", "--device", "cpu")
@@ -45,6 +55,9 @@ def test_every_shipped_stage_config_loads_and_all_runs_them_in_the_order_of_the_
     assert stages["motion"].warp_weight == 0 and stages["inter"].rate_weight == 0
     assert stages["inter-rate"].rate_weight > 0 and 3 <= stages["cascade"].frames <= 7
     assert stages["msssim"].distortion == "msssim"
+    assert stages["intra"].still_share == 0.25 and stages["motion"].distill_steps > 0
+    assert all(stages[name].still_share == 0 for name in stage_names() if name != "intra")
+    assert all(stages[name].distill_steps == 0 for name in stage_names() if name != "motion")
 
 
 def test_a_stage_config_with_a_mistake_is_refused_by_name(tmp_path: Path):
@@ -57,6 +70,15 @@ def test_a_stage_config_with_a_mistake_is_refused_by_name(tmp_path: Path):
         load_stage(bad)
     with pytest.raises(InputError, match="crop must be a positive multiple of 64"):
         with_overrides(load_stage("intra"), crop=100)
+    with pytest.raises(InputError, match="still_share applies to intra stages only"):
+        with_overrides(load_stage("motion"), still_share=0.5)
+    with pytest.raises(InputError, match="distill_steps applies to motion stages only"):
+        with_overrides(load_stage("intra"), distill_steps=10)
+
+
+def test_the_distillation_weight_falls_linearly_to_zero_after_distill_steps():
+    motion = with_overrides(load_stage("motion"), distill_steps=4, distill_weight=2.0)
+    assert [motion.distill_weight_at(step) for step in range(1, 7)] == [2.0, 1.5, 1.0, 0.5, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("stage", STAGE_ORDER)
@@ -79,18 +101,54 @@ def test_the_weights_of_the_last_stage_encode_and_decode_video(all_stages: Path,
     assert (tmp_path / "out.y4m").stat().st_size > 0
 
 
-def _stage(name: str, steps: int) -> list:
+def _stage(name: str, steps: int, **overrides) -> list:
     return [with_overrides(load_stage(name), steps=steps, batch=2, crop=64, checkpoint_every=2, log_every=1,
-                           validate_every=steps, validation_clips=1, learning_rate=1e-3, final_learning_rate=1e-4)]
+                           validate_every=steps, validation_clips=1, learning_rate=1e-3, final_learning_rate=1e-4,
+                           **overrides)]
+
+
+def _intra_batches(prepared: Path, seed: int, batch: int, still_share: float):
+    stage = with_overrides(load_stage("intra"), steps=200, batch=batch, crop=64, still_share=still_share)
+    return step_batches(stage, prepared, 1, seed, ProcessPlace(0, 1, "cpu"))
+
+
+def test_intra_batches_hold_still_crops_at_the_configured_share(prepared: Path):
+    batches = _intra_batches(prepared, seed=7, batch=4, still_share=0.25)
+    stills = StillDataset(prepared, TRAIN, crop=64, seed=7, repeats=1)
+    for step in (1, 2, 3):
+        clip_items, still_items = batches.draw(step)
+        assert (len(clip_items), len(still_items)) == (3, 1)
+        stills.set_epoch(step)
+        snippets = batches[step - 1].snippets
+        assert snippets.shape == (4, 1, 6, 32, 32)
+        assert torch.equal(snippets[3, 0], stills[int(still_items[0])]), "the last sample is a random crop of a still"
+    uneven = _intra_batches(prepared, seed=7, batch=2, still_share=0.25)
+    counts = [len(uneven.draw(step)[1]) for step in range(1, 201)]
+    assert set(counts) == {0, 1} and 80 <= sum(counts) <= 120, "2 x 0.25: one still in every other batch, on average"
+
+
+def test_the_still_crops_of_a_run_are_the_same_for_the_same_seed(prepared: Path):
+    draws = [[len(batches.draw(step)[1]) for step in range(1, 41)]
+             for batches in (_intra_batches(prepared, seed, 2, 0.25) for seed in (1, 1, 2))]
+    assert draws[0] == draws[1] != draws[2]
+    first, again = _intra_batches(prepared, 1, 2, 0.25), _intra_batches(prepared, 1, 2, 0.25)
+    assert all(torch.equal(first[index].snippets, again[index].snippets) for index in range(5))
 
 
 class Killed(Exception):
     pass
 
 
-def test_resume_after_a_kill_continues_the_loss_curve_of_an_uninterrupted_run(prepared: Path, tmp_path: Path):
+# inter-rate as it ships; intra with a still in every batch; motion distilling before and after the kill.
+RESUMED_STAGES = {"inter-rate": {}, "intra": {"still_share": 0.5}, "motion": {"distill_steps": 6}}
+
+
+@pytest.mark.parametrize("name", RESUMED_STAGES)
+def test_resume_after_a_kill_continues_the_loss_curve_of_an_uninterrupted_run(prepared: Path, tmp_path: Path,
+                                                                             name: str):
+    stage = _stage(name, 6, **RESUMED_STAGES[name])
     whole = RunSettings(data=prepared, output=tmp_path / "whole", seed=5, workers=0, report=lambda message: None)
-    run_stages(_stage("inter-rate", 6), whole, "tiny")
+    run_stages(stage, whole, "tiny")
 
     def kill_after_step_5(stage: str, step: int, row: dict) -> None:
         if step == 5:
@@ -99,15 +157,34 @@ def test_resume_after_a_kill_continues_the_loss_curve_of_an_uninterrupted_run(pr
     interrupted = RunSettings(data=prepared, output=tmp_path / "cut", seed=5, workers=0,
                               report=lambda message: None, on_step=kill_after_step_5)
     with pytest.raises(Killed):
-        run_stages(_stage("inter-rate", 6), interrupted, "tiny")
-    checkpoint = tmp_path / "cut" / "inter-rate" / CHECKPOINT_NAME
+        run_stages(stage, interrupted, "tiny")
+    checkpoint = tmp_path / "cut" / name / CHECKPOINT_NAME
     assert load_checkpoint(checkpoint).step == 4
     resumed = RunSettings(data=prepared, output=tmp_path / "cut", seed=99, workers=0, report=lambda message: None)
-    run_stages(_stage("inter-rate", 6), resumed, "tiny", resume=checkpoint)
-    assert read_log(tmp_path / "cut" / "inter-rate" / "train.csv") == read_log(tmp_path / "whole" / "inter-rate" / "train.csv")
-    final = [load_checkpoint(path / "inter-rate" / CHECKPOINT_NAME) for path in (tmp_path / "whole", tmp_path / "cut")]
+    run_stages(stage, resumed, "tiny", resume=checkpoint)
+    assert read_log(tmp_path / "cut" / name / "train.csv") == read_log(tmp_path / "whole" / name / "train.csv")
+    final = [load_checkpoint(path / name / CHECKPOINT_NAME) for path in (tmp_path / "whole", tmp_path / "cut")]
     assert final[0].step == final[1].step == 6
     assert all(torch.equal(final[0].model[key], final[1].model[key]) for key in final[0].model)
+
+
+def test_the_motion_stage_logs_its_distillation_term_while_distilling_and_not_after(prepared: Path,
+                                                                                   tmp_path: Path):
+    settings = RunSettings(data=prepared, output=tmp_path, seed=2, workers=0, report=lambda message: None)
+    run_stages(_stage("motion", 4, distill_steps=2), settings, "tiny")
+    rows = read_log(tmp_path / "motion" / "train.csv")
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]
+    assert [DISTILL_COLUMN in row for row in rows] == [True, True, False, False]
+    assert all(row[DISTILL_COLUMN] > 0 for row in rows[:2])
+
+
+def test_a_prepared_set_without_stills_trains_the_intra_stage_on_frames_and_says_so(tmp_path: Path):
+    prepared = make_prepared_set(tmp_path / "set", train_stills=False)
+    notes = []
+    settings = RunSettings(data=prepared, output=tmp_path / "run", seed=0, workers=0, report=notes.append)
+    run_stages(_stage("intra", 1), settings, "tiny")
+    assert [row["step"] for row in read_log(tmp_path / "run" / "intra" / "train.csv")] == [1]
+    assert any("no still images in the train split" in note and "falls back to 0" in note for note in notes)
 
 
 def test_data_loader_workers_do_not_change_the_run(prepared: Path, tmp_path: Path):

@@ -11,13 +11,17 @@ from cmfr_codec.data.fetch import index_entry, write_index
 from cmfr_codec.data.prepare import prepare
 
 
-def make_prepared_set(folder: Path) -> Path:
-    """``folder/prepared``: clips of 3 frames at 208x120, the test video for training and a copy held out."""
-    sources = make_sources(folder / "sources", photo_split="train")
+def make_prepared_set(folder: Path, train_stills: bool = True) -> Path:
+    """``folder/prepared``: clips of 3 frames at 208x120, the test video for training and a copy held
+    out, and (``train_stills``) one of its frames as a photo, a 208x120 still of the train split."""
+    sources = make_sources(folder / "sources")
     held_out = shutil.copy(sources / "two_shots.mkv", sources / "held_out.mkv")
-    write_index(sources, [
+    entries = [
         index_entry(sources / "two_shots.mkv", kind="video", licence="CC0", origin="tests", split="train"),
         index_entry(Path(held_out), kind="video", licence="CC0", origin="tests", split="validation"),
-    ])
+    ]
+    if train_stills:
+        entries.append(index_entry(sources / "photo.png", kind="photo", licence="CC0", origin="tests", split="train"))
+    write_index(sources, entries)
     prepare(sources, folder / "prepared", SMALL)
     return folder / "prepared"

@@ -16,6 +16,9 @@ import torch
 
 LAMBDA_ANCHORS = (85.0, 170.0, 380.0, 840.0)
 ANCHOR_INDICES = (0, 21, 42, 63)
+CHARBONNIER_EPSILON = 0.01
+"""Pixels; far below the quarter pixel that matters for warping, so the error is the end-point error
+except that it stays differentiable where the two flows agree."""
 
 
 def lambda_for(quality_index: float) -> float:
@@ -39,3 +42,14 @@ def yuv_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     chroma_u = (x_hat[:, 4] - x[:, 4]).pow(2).mean()
     chroma_v = (x_hat[:, 5] - x[:, 5]).pow(2).mean()
     return (6 * luma + chroma_u + chroma_v) / 8
+
+
+def flow_endpoint_error(flow: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Charbonnier end-point error of (B, 2, h, w) flows against a target, in pixels, per sample: (B,).
+
+    The length of the difference vector (not its L1 norm) is the usual measure of a flow's error;
+    being a distance, not a squared one, it lets the pixels where the teacher is wrong (occlusions,
+    flat areas) pull no harder than the others.
+    """
+    difference = flow.float() - target.float()
+    return (difference.pow(2).sum(dim=1) + CHARBONNIER_EPSILON**2).sqrt().mean(dim=(1, 2))

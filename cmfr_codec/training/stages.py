@@ -16,6 +16,12 @@ A stage says what trains, on what snippets, for how long and with which loss::
     lambda_scale = 1.0    # multiplies the four lambda anchors (MS-SSIM needs smaller lambdas)
     checkpoint_every = 1000, validate_every = 1000, log_every = 10, validation_clips = 16
 
+Data options of one kind of stage each (``still_share`` and ``distill_steps`` are refused elsewhere)::
+
+    still_share = 0.25    # trains = "intra": share of each batch cut from the still images (default 0: frames only)
+    distill_steps = 10000 # trains = "motion": first steps that also fit OpenCV's DIS flow (default 0: none)
+    distill_weight = 1.0  # weight of that term at step 1 (default 1), falling linearly to 0 after distill_steps
+
 :data:`STAGE_ORDER` is the order ``cmfr train --stage all`` runs them in.
 """
 
@@ -53,6 +59,9 @@ class StageConfig:
     warp_weight: float = 0.0
     distortion: str = "mse"
     lambda_scale: float = 1.0
+    still_share: float = 0.0
+    distill_steps: int = 0
+    distill_weight: float = 1.0
     checkpoint_every: int = 1000
     validate_every: int = 1000
     log_every: int = 10
@@ -73,11 +82,32 @@ class StageConfig:
                 raise InputError(f"stage {self.name}: {field} must be 1 or more, got {getattr(self, field)}")
         if self.learning_rate <= 0 or self.final_learning_rate <= 0:
             raise InputError(f"stage {self.name}: learning rates must be positive")
+        self._check_data_options()
+
+    def _check_data_options(self) -> None:
+        """Stills feed only the intra codec and the flow teacher only the motion stage: elsewhere they would be ignored."""
+        if not 0 <= self.still_share <= 1:
+            raise InputError(f"stage {self.name}: still_share must be 0..1, got {self.still_share}")
+        if self.still_share and self.trains != "intra":
+            raise InputError(f"stage {self.name}: still_share applies to intra stages only; set it to 0")
+        if self.distill_steps < 0:
+            raise InputError(f"stage {self.name}: distill_steps must be 0 or more, got {self.distill_steps}")
+        if self.distill_steps and self.trains != "motion":
+            raise InputError(f"stage {self.name}: distill_steps applies to motion stages only; set it to 0")
+        if self.distill_weight <= 0:
+            raise InputError(f"stage {self.name}: distill_weight must be positive, got {self.distill_weight}")
 
     def learning_rate_at(self, step: int) -> float:
         """Exponential decay from ``learning_rate`` at step 1 to ``final_learning_rate`` at the last step."""
         progress = (step - 1) / max(self.steps - 1, 1)
         return self.learning_rate * (self.final_learning_rate / self.learning_rate) ** progress
+
+    def distill_weight_at(self, step: int) -> float:
+        """Weight of the DIS distillation term at ``step``: ``distill_weight`` at step 1, falling linearly
+        to 0 at step ``distill_steps + 1``, so that the warping loss alone trains the flow from then on."""
+        if step > self.distill_steps:
+            return 0.0
+        return self.distill_weight * (1 - (step - 1) / self.distill_steps)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

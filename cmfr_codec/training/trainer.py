@@ -3,15 +3,18 @@
 ::
 
     prepared set --StepBatches (DataLoader workers)--> (B, T, 6, h, w) snippets of step s
+                     (intra: a share of still crops; motion, first steps: + DIS flow targets)
         --StageObjective: intra / motion / inter over T frames--> lambda * D + w_R * R (+ warping loss)
+                                                                   (+ w_s * flow error to DIS)
         --DDP all-reduce--> Adam --every N steps--> checkpoint.pt, train.csv, validation.csv
         --end of stage--> NAME.intra.cmfrw + NAME.inter.cmfrw (``cmfr encode --model``)
 
 Every random choice of step ``s`` on rank ``r`` is derived from ``(seed, s, r)`` alone: the
-snippets (which items, and their crops and flips), the quality indices and the quantisation
-noise (``torch.manual_seed`` at the start of the step).  So a run resumed from a checkpoint
-(model, optimiser, step) repeats the steps of an uninterrupted run exactly, on any machine with
-the same arithmetic; the checkpoint also stores torch's RNG states, for completeness.
+snippets (which items, clips or stills, and their crops and flips), the quality indices and the
+quantisation noise (``torch.manual_seed`` at the start of the step); the DIS flow targets are a
+function of the snippets.  So a run resumed from a checkpoint (model, optimiser, step) repeats the
+steps of an uninterrupted run exactly, on any machine with the same arithmetic; the checkpoint also
+stores torch's RNG states, for completeness.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,14 +36,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from cmfr_codec.atomic import AtomicOutput
-from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset
+from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset, StillDataset
 from cmfr_codec.errors import InputError
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.progress import frame_progress
 from cmfr_codec.training.distributed import ProcessPlace, barrier
-from cmfr_codec.training.losses import ANCHOR_INDICES, lambda_for
+from cmfr_codec.training.flow_teacher import dis_flow_targets, one_opencv_thread, require_flow_teacher
+from cmfr_codec.training.losses import ANCHOR_INDICES, flow_endpoint_error, lambda_for
 from cmfr_codec.training.stages import StageConfig
 from cmfr_codec.weights import WeightsFiles, save_weights
 
@@ -48,6 +53,7 @@ CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 TRAIN_LOG, VALIDATION_LOG = "train.csv", "validation.csv"
 LOG_COLUMNS = ("step", "learning_rate", "loss", "mse", "bpp", "psnr")
+DISTILL_COLUMN = "distill_epe"
 QUALITY_LEVELS = 64
 GRADIENT_CLIP = 1.0
 MOTION_PARTS = ("flow_estimator", "motion_context", "motion_encoder", "motion_prior", "motion_codec",
@@ -66,27 +72,97 @@ def step_torch_seed(seed: int, step: int, rank: int) -> int:
 
 # -- data ---------------------------------------------------------------------------------------
 
-class StepBatches(Dataset):
-    """Item ``i`` is the whole batch of step ``first_step + i`` on this rank: (B, T, 6, h, w).
+class StepBatch(NamedTuple):
+    """One step's input: snippets (B, T, 6, h, w) and, while the stage distils, the DIS flow of
+    each frame to the one before it, (B, T-1, 2, h, w) (:mod:`~cmfr_codec.training.flow_teacher`)."""
 
-    Items of the prepared set are drawn with replacement from ``(seed, step, rank)``; their crops
-    and flips are keyed by the epoch ``step * world_size + rank``, so ranks never share a crop.
+    snippets: torch.Tensor
+    flow_targets: torch.Tensor | None
+
+
+class StepBatches(Dataset):
+    """Item ``i`` is the whole batch of step ``first_step + i`` on this rank, a :class:`StepBatch`.
+
+    Items of the prepared set are drawn with replacement from ``(seed, step, rank)`` (:meth:`draw`);
+    their crops and flips are keyed by the epoch ``step * world_size + rank``, so ranks never share
+    a crop.  The DIS flow targets of the steps up to the stage's ``distill_steps`` are computed
+    here, so in the DataLoader workers, overlapping with training.
     """
 
-    def __init__(self, clips: ClipDataset, first_step: int, last_step: int, batch: int, seed: int,
-                 place: ProcessPlace):
-        self.clips, self.first_step, self.last_step = clips, first_step, last_step
-        self.batch, self.seed, self.rank, self.world_size = batch, seed, place.rank, place.world_size
+    def __init__(self, stage: StageConfig, clips: ClipDataset, first_step: int, seed: int, place: ProcessPlace,
+                 stills: StillDataset | None = None):
+        self.clips, self.stills = clips, stills
+        self.first_step, self.last_step, self.batch = first_step, stage.steps, stage.batch
+        self.still_share = stage.still_share if stills is not None else 0.0
+        self.distill_steps = stage.distill_steps
+        self.seed, self.rank, self.world_size = seed, place.rank, place.world_size
+
+    @property
+    def distills(self) -> bool:
+        """Whether any step of these batches carries DIS targets (the workers then need OpenCV set up)."""
+        return self.distill_steps >= self.first_step
 
     def __len__(self) -> int:
         return max(self.last_step - self.first_step + 1, 0)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def draw(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The indices of the clips and of the stills that make up the batch of ``step``.
+
+        The number of stills is ``batch * still_share`` rounded down or, with a probability equal
+        to the fraction, up: exact when the product is whole (2 of 8 at 0.25), right on average
+        otherwise.  Without a still share only clips are drawn.
+        """
+        rng = step_rng(self.seed, step, self.rank, _DATA_STREAM)
+        if not self.still_share:
+            return rng.integers(0, len(self.clips), self.batch), np.empty(0, dtype=np.int64)
+        stills = int(self.batch * self.still_share + rng.random())
+        return rng.integers(0, len(self.clips), self.batch - stills), rng.integers(0, len(self.stills), stills)
+
+    def __getitem__(self, index: int) -> StepBatch:
         step = self.first_step + index
-        items = step_rng(self.seed, step, self.rank, _DATA_STREAM).integers(0, len(self.clips), self.batch)
-        # Each DataLoader worker holds its own copy of the dataset, so setting its epoch here is local.
-        self.clips.set_epoch(step * self.world_size + self.rank)
-        return torch.stack([self.clips[int(item)] for item in items])
+        clip_items, still_items = self.draw(step)
+        # Each DataLoader worker holds its own copy of the datasets, so setting their epoch here is local.
+        epoch = step * self.world_size + self.rank
+        self.clips.set_epoch(epoch)
+        samples = [self.clips[int(item)] for item in clip_items]
+        if len(still_items):
+            self.stills.set_epoch(epoch)
+            samples += [self.stills[int(item)][None] for item in still_items]
+        snippets = torch.stack(samples)
+        targets = torch.stack([dis_flow_targets(snippet) for snippet in snippets]) if step <= self.distill_steps else None
+        return StepBatch(snippets, targets)
+
+
+def step_batches(stage: StageConfig, data: Path, first_step: int, seed: int, place: ProcessPlace,
+                 as_uint8: bool = False, report: Callable[[str], None] = print) -> StepBatches:
+    """The batches of ``stage`` from ``first_step`` on: the train split's clips, and its stills when
+    the stage has a still share.  InputError when the stage's snippets do not fit the prepared set."""
+    try:
+        clips = ClipDataset(data, TRAIN, frames=stage.frames, crop=stage.crop, seed=seed, as_uint8=as_uint8)
+        stills = None
+        if stage.still_share:
+            stills = _train_stills(clips, stage, seed, as_uint8)
+            if stills is None and place.is_main:
+                report(f"{stage.name}: no still images in the train split of {data}; "
+                       f"still_share {stage.still_share} falls back to 0 (video frames only)")
+    except ValueError as error:
+        raise InputError(f"stage {stage.name} does not fit {data}: {error}") from None
+    return StepBatches(stage, clips, first_step, seed, place, stills)
+
+
+def _train_stills(clips: ClipDataset, stage: StageConfig, seed: int, as_uint8: bool) -> StillDataset | None:
+    """The stills of the train split, or None when the prepared set has none there (videos only)."""
+    if not any(shard["kind"] == StillDataset.kind and shard["split"] == TRAIN for shard in clips.manifest["shards"]):
+        return None
+    return StillDataset(clips.root, TRAIN, crop=stage.crop, seed=seed, repeats=1, decoder=clips.decoder,
+                        as_uint8=as_uint8)
+
+
+def step_loader(batches: StepBatches, workers: int, pin_memory: bool = False) -> DataLoader:
+    """The DataLoader of ``cmfr train``: one step's batch per item, 4 batches prefetched per worker."""
+    return DataLoader(batches, batch_size=None, num_workers=workers, pin_memory=pin_memory,
+                      prefetch_factor=4 if workers else None,
+                      worker_init_fn=one_opencv_thread if batches.distills else None)
 
 
 # -- the objective ------------------------------------------------------------------------------
@@ -124,20 +200,23 @@ class StageObjective(nn.Module):
     with the logged terms.  Intra stages code frame 0; motion and inter stages code frame 0 with
     the (frozen) intra codec and frames 1..T-1 as chained P-frames whose buffers keep their
     gradients, so the cascade's errors propagate.  The motion stage's D is the warping error
-    and its R the motion rate alone.
+    and its R the motion rate alone; given ``flow_targets`` (B, T-1, 2, h, w), it adds
+    ``distill_weight`` times the flow estimator's end-point error to them, logged as
+    ``distill_epe``.
     """
 
     def __init__(self, codec: CmfrCodec, stage: StageConfig):
         super().__init__()
         self.codec, self.stage = codec, stage
 
-    def forward(self, snippets: torch.Tensor, quality_index: torch.Tensor,
-                quantization: str = "noise") -> dict[str, torch.Tensor]:
+    def forward(self, snippets: torch.Tensor, quality_index: torch.Tensor, quantization: str = "noise",
+                flow_targets: torch.Tensor | None = None, distill_weight: float = 0.0) -> dict[str, torch.Tensor]:
         stage = self.stage
         lambdas = torch.tensor([lambda_for(int(q)) * stage.lambda_scale for q in quality_index.tolist()],
                                device=snippets.device)
         distortion = _per_sample_msssim_loss if stage.distortion == "msssim" else _per_sample_mse
         first = snippets[:, 0]
+        flow_errors: list[torch.Tensor] = []
         luma_pixels = 4 * first.shape[-2] * first.shape[-1]
         if stage.trains == "intra":
             output = self.codec.intra(first, quality_index, quantization)
@@ -155,6 +234,9 @@ class StageObjective(nn.Module):
                 if stage.trains == "motion":
                     rate = _per_sample_bpp(output.likelihoods, lambda name: name.startswith("motion_"), luma_pixels)
                     loss = lambdas * distortion(output.warped, frame) + stage.rate_weight * rate
+                    if flow_targets is not None:
+                        flow_errors.append(flow_endpoint_error(output.estimated_flow, flow_targets[:, index - 1]))
+                        loss = loss + distill_weight * flow_errors[-1]
                     terms.append((loss, _per_sample_mse(output.warped, frame), rate))
                 else:
                     rate = _per_sample_bpp(output.likelihoods, lambda name: True, luma_pixels)
@@ -164,7 +246,10 @@ class StageObjective(nn.Module):
                     terms.append((loss, _per_sample_mse(output.x_hat, frame), rate))
                 buffer = output.dpb
         loss, mse, bpp = (torch.stack([term[part] for term in terms]).mean() for part in range(3))
-        return {"loss": loss, "mse": mse.detach(), "bpp": bpp.detach()}
+        result = {"loss": loss, "mse": mse.detach(), "bpp": bpp.detach()}
+        if flow_errors:
+            result[DISTILL_COLUMN] = torch.stack(flow_errors).mean().detach()
+        return result
 
 
 def trainable_parameters(codec: CmfrCodec, trains: str) -> list[nn.Parameter]:
@@ -264,9 +349,10 @@ class CsvLog:
 
 
 def read_log(path: Path) -> list[dict[str, float]]:
-    """The rows of a training or validation log, as numbers."""
+    """The rows of a training or validation log, as numbers; an empty cell (``distill_epe`` after
+    distillation) leaves its key out of the row."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+        return [{key: float(value) for key, value in row.items() if value != ""} for row in csv.DictReader(handle)]
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -304,10 +390,11 @@ def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextMana
     return contextlib.nullcontext()
 
 
-def _batches(loader: DataLoader, device: str) -> Iterator[torch.Tensor]:
+def _batches(loader: DataLoader, device: str) -> Iterator[StepBatch]:
     for batch in loader:
-        batch = batch.to(device, non_blocking=True)
-        yield batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
+        snippets = batch.snippets.to(device, non_blocking=True)
+        targets = None if batch.flow_targets is None else batch.flow_targets.to(device, non_blocking=True)
+        yield StepBatch(snippets.float().div_(255.0) if snippets.dtype == torch.uint8 else snippets, targets)
 
 
 def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
@@ -331,21 +418,19 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
     if place.distributed:
         model = DistributedDataParallel(objective, find_unused_parameters=True)
     on_gpu = place.device.startswith("cuda")
-    try:
-        clips = ClipDataset(settings.data, TRAIN, frames=stage.frames, crop=stage.crop, seed=settings.seed,
-                            as_uint8=on_gpu)
-    except ValueError as error:
-        raise InputError(f"stage {stage.name} does not fit {settings.data}: {error}") from None
-    loader = DataLoader(StepBatches(clips, start + 1, stage.steps, stage.batch, settings.seed, place),
-                        batch_size=None, num_workers=settings.workers, pin_memory=on_gpu,
-                        prefetch_factor=4 if settings.workers else None)
+    batches = step_batches(stage, settings.data, start + 1, settings.seed, place, as_uint8=on_gpu,
+                           report=settings.report)
+    loader = step_loader(batches, settings.workers, pin_memory=on_gpu)
     validation = _validation_set(settings.data, stage) if place.is_main else None
     if place.is_main and validation is None:
         settings.report(f"{stage.name}: no validation clips in {settings.data}; validation is skipped")
     train_log = validation_log = None
     if place.is_main:
         keep = start if resume is not None else None
-        train_log = CsvLog(folder / TRAIN_LOG, LOG_COLUMNS, keep)
+        # A motion stage always has the column (empty when not distilling), so resuming with
+        # another --distill-steps keeps the rows already written.
+        columns = LOG_COLUMNS + ((DISTILL_COLUMN,) if stage.trains == "motion" else ())
+        train_log = CsvLog(folder / TRAIN_LOG, columns, keep)
         validation_log = CsvLog(folder / VALIDATION_LOG, ("step", "loss", "mse", "bpp", "psnr"), keep)
     checkpoint_path = folder / CHECKPOINT_NAME
     if validation is not None and resume is None:
@@ -354,21 +439,24 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
     step = start
     with frame_progress() as progress:
         task = progress.add_task(stage.name, total=stage.steps, completed=start, status="")
-        for step, snippets in enumerate(_batches(loader, place.device), start=start + 1):
+        for step, batch in enumerate(_batches(loader, place.device), start=start + 1):
             learning_rate = stage.learning_rate_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate
             quality = torch.from_numpy(step_rng(settings.seed, step, place.rank, _QUALITY_STREAM)
-                                       .integers(0, QUALITY_LEVELS, len(snippets))).to(place.device)
+                                       .integers(0, QUALITY_LEVELS, len(batch.snippets))).to(place.device)
             torch.manual_seed(step_torch_seed(settings.seed, step, place.rank))
             with training_autocast(place.device, settings.bf16):
-                terms = model(snippets, quality)
+                terms = model(batch.snippets, quality, flow_targets=batch.flow_targets,
+                              distill_weight=stage.distill_weight_at(step))
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             torch.nn.utils.clip_grad_norm_(parameters, GRADIENT_CLIP)
             optimizer.step()
             row = {"loss": terms["loss"].item(), "mse": terms["mse"].item(), "bpp": terms["bpp"].item()}
             row["psnr"] = psnr(row["mse"])
+            if DISTILL_COLUMN in terms:
+                row[DISTILL_COLUMN] = terms[DISTILL_COLUMN].item()
             if place.is_main:
                 if step % stage.log_every == 0 or step == stage.steps:
                     train_log.write({"step": step, "learning_rate": learning_rate, **row})
@@ -427,6 +515,9 @@ def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: s
         resumed = resume_overrides(checkpoint.stage)
         stages = [resumed, *stages[names.index(resumed.name) + 1:]] if resumed.name in names else [resumed]
         settings.seed = checkpoint.seed
+    for number, stage in enumerate(stages):
+        require_flow_teacher(stage, checkpoint.step + 1 if checkpoint is not None and number == 0 else 1)
+    if checkpoint is not None:
         codec = CmfrCodec(checkpoint.config)
     elif init is not None:
         from cmfr_codec.weights import find_weights, load_model
