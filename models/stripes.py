@@ -92,9 +92,10 @@ def striped_convolutions() -> Iterator[None]:
 
 def active(x: torch.Tensor) -> bool:
     """Whether a convolution of ``x`` should run striped: inside :func:`striped_convolutions`,
-    on the CPU, one picture, no autograd."""
+    on the CPU, one picture, no autograd, no autocast (both are per thread: the workers would
+    not see them)."""
     return (getattr(_state, "active", False) and x.device.type == "cpu" and x.dim() == 4
-            and x.shape[0] == 1 and not torch.is_grad_enabled())
+            and x.shape[0] == 1 and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu"))
 
 
 def stripes(rows: int) -> list[tuple[int, int]]:
