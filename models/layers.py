@@ -73,13 +73,26 @@ def conv1x1(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
     return PointwiseConv2d(in_ch, out_ch, kernel_size=1, stride=stride)
 
 
+class SubpixelConv2d(nn.Sequential):
+    """A 3x3 conv to ``out_ch * r * r`` channels, then PixelShuffle(r); in row stripes when coding
+    on the CPU (reach 1 input row).  Its parameters are those of the ``nn.Sequential`` it extends."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_ch, H, W) -> (N, out_ch, r H, r W)."""
+        if stripes.active(x):
+            shuffle = self[1].upscale_factor
+            return stripes.rowwise(super().forward, (stripes.channels_last(x),), reach=1,
+                                   out_channels=self[0].out_channels // shuffle**2, up=shuffle)
+        return super().forward(x)
+
+
 def subpixel_conv3x3(in_ch: int, out_ch: int, r: int) -> nn.Sequential:
     """Sub-pixel up-sampling by ``r``: a 3x3 conv to ``out_ch * r * r`` channels, then PixelShuffle(r).
 
     Unlike a transposed convolution it cannot produce checkerboard patterns from uneven kernel
     overlap: every output pixel is computed by the same number of weights.
     """
-    return nn.Sequential(conv3x3(in_ch, out_ch * r * r), nn.PixelShuffle(r))
+    return SubpixelConv2d(conv3x3(in_ch, out_ch * r * r), nn.PixelShuffle(r))
 
 
 class ResidualBlock(nn.Module):
@@ -170,7 +183,14 @@ class ResidualBlockWithStride(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_ch, H, W) -> (N, out_ch, ceil(H / stride), ceil(W / stride))."""
+        """(N, in_ch, H, W) -> (N, out_ch, ceil(H / stride), ceil(W / stride)); in row stripes when
+        coding on the CPU with stride 2 (reach 3 input rows: 1 for the strided 3x3, 2 for the next)."""
+        if stripes.active(x) and self.conv1.stride == (2, 2):
+            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=3,
+                                   out_channels=self.conv2.out_channels, down=2)
+        return self._block(x)
+
+    def _block(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv2(self.activation(self.conv1(x)))
 
 
@@ -191,7 +211,14 @@ class ResidualBlockUpsample(nn.Module):
         self.shortcut = subpixel_conv3x3(in_ch, out_ch, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_ch, H, W) -> (N, out_ch, 2H, 2W)."""
+        """(N, in_ch, H, W) -> (N, out_ch, 2H, 2W); in row stripes when coding on the CPU (reach 2
+        input rows: 1 for the sub-pixel 3x3, 1 for the 3x3 after it)."""
+        if stripes.active(x):
+            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=2,
+                                   out_channels=self.conv.out_channels, up=2)
+        return self._block(x)
+
+    def _block(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv(self.activation(self.upsample(x)))
 
 

@@ -18,6 +18,7 @@ output rows, e.g. on latents) run as one stripe.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -183,32 +184,38 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
 
 
 def rowwise(block: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...], reach: int, out_channels: int,
-            align: int = 1, with_offset: bool = False) -> torch.Tensor:
-    """``block(*inputs)`` for a same-size local block whose outputs see at most ``reach`` rows either
-    side, computed in row stripes on the worker pool.
+            align: int = 1, with_offset: bool = False, up: int = 1, down: int = 1) -> torch.Tensor:
+    """``block(*inputs)`` for a local block whose outputs see at most ``reach`` *input* rows either
+    side, computed in row stripes of its output on the worker pool.
 
     Each stripe runs the *whole* block (convolutions, activations, skips) on its rows of every
     input plus ``reach`` rows of halo, and keeps its own rows, whose inputs are then all real: no
     seams, and the block's inner tensors exist only a stripe at a time, small enough to stay in
-    cache.  ``align``: the first row of every stripe's input is a multiple of it (for blocks with a
-    stride).  ``with_offset``: the block is called as ``block(first_row, *slices)``, for blocks
-    that need to know where their rows lie in the frame (warping with absolute coordinates).
+    cache.  The block may change the number of rows by ``up / down`` (a sub-pixel x2 up-sampling
+    or a stride-2 down-sampling); the first input row of a stripe is then a multiple of ``down``,
+    and of ``align`` too (for strides inside the block).  ``with_offset``: the block is called as
+    ``block(first_input_row, *slices)``, for blocks that need to know where their rows lie in the
+    frame (warping with absolute coordinates).
     """
     rows = inputs[0].shape[-2]
-    parts = stripes(rows)
+    out_rows = -(-rows // down) * up
+    parts = stripes(out_rows)
     if len(parts) == 1:
         return block(0, *inputs) if with_offset else block(*inputs)
-    out = torch.empty((inputs[0].shape[0], out_channels, rows, inputs[0].shape[-1]), dtype=inputs[0].dtype,
+    columns = -(-inputs[0].shape[-1] // down) * up
+    out = torch.empty((inputs[0].shape[0], out_channels, out_rows, columns), dtype=inputs[0].dtype,
                       device=inputs[0].device, memory_format=_layout(inputs[0]))
+    step = math.lcm(align, down)
 
     def stripe(first: int, end: int) -> Callable[[], None]:
         def compute() -> None:
-            top = max(0, first - reach)
-            top -= top % align
-            bottom = min(rows, end + reach)
+            top = max(0, first * down // up - reach)
+            top -= top % step
+            bottom = min(rows, -(-end * down // up) + reach)
             pieces = tuple(tensor[:, :, top:bottom] for tensor in inputs)
             piece = block(top, *pieces) if with_offset else block(*pieces)
-            out[:, :, first:end].copy_(piece[:, :, first - top:end - top])
+            offset = first - top // down * up
+            out[:, :, first:end].copy_(piece[:, :, offset:offset + end - first])
         return compute
 
     run_stripes([stripe(first, end) for first, end in parts])

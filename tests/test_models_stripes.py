@@ -10,7 +10,15 @@ from cmfr_codec.errors import InputError
 from cmfr_codec.models import stripes
 from cmfr_codec.models.alignment import OffsetDiversityAlignment
 from cmfr_codec.models.contexts import ScaledFeatureFusion
-from cmfr_codec.models.layers import Conv2d, DepthwiseBlock, PointwiseConv2d, ResidualBlock
+from cmfr_codec.models.layers import (
+    Conv2d,
+    DepthwiseBlock,
+    PointwiseConv2d,
+    ResidualBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride,
+    subpixel_conv3x3,
+)
 from cmfr_codec.models.motion import SpyNetFlow, warp
 
 SHAPES = [
@@ -153,3 +161,22 @@ def test_feature_fusion_in_stripes_is_the_same_fusion_for_any_worker_count(monke
             fused.append(fusion(h, context))
     torch.testing.assert_close(fused[0], expected, rtol=1e-4, atol=1e-4)
     assert torch.equal(fused[0], fused[1])
+
+
+@pytest.mark.parametrize("make_block", [
+    lambda: ResidualBlockWithStride(6, 10),
+    lambda: ResidualBlockUpsample(6, 10),
+    lambda: subpixel_conv3x3(6, 10, 2),
+], ids=["stride-2", "upsample", "subpixel"])
+def test_resampling_blocks_in_stripes_are_the_block_for_any_worker_count(make_block, monkeypatch):
+    torch.manual_seed(0)
+    block = make_block().to(memory_format=torch.channels_last)
+    for parameter in block.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    x = torch.randn(1, 6, 2 * stripes.MIN_PARALLEL_ROWS + 6, 15).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = block(x)
+    one = _coded(block, x, 1, monkeypatch)
+    assert one.shape == expected.shape
+    torch.testing.assert_close(one, expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(_coded(block, x, 2, monkeypatch), one)
