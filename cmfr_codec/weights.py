@@ -140,11 +140,14 @@ def read_part(path: Path, part: str) -> dict:
     return payload
 
 
-def load_model(files: WeightsFiles, device: str = "cpu") -> LoadedModel:
+def load_model(files: WeightsFiles, device: str = "cpu", for_coding: bool = True) -> LoadedModel:
     """Build the network the files describe, load its weights and move it to ``device``.
 
-    The weights are kept channels-last, the layout coding runs fastest in (docs/performance.md):
-    every convolution then hands its output on in that layout.
+    For coding the weights are kept channels-last, the layout coding runs fastest in
+    (docs/performance.md): every convolution then hands its output on in that layout.  Training
+    (``for_coding=False``) keeps torch's default layout: with channels-last weights, a training
+    step of batch 4 at 192x192 corrupted the heap inside torch 2.13's CPU kernels (free(): invalid
+    next size; tests/test_training.py keeps it from coming back).
     """
     import torch
 
@@ -164,7 +167,7 @@ def load_model(files: WeightsFiles, device: str = "cpu") -> LoadedModel:
         codec.inter.load_state_dict(inter["state_dict"])
     except RuntimeError as error:
         raise ModelError(f"{files.intra}: weights do not fit the model they describe: {error}") from None
-    codec.to(device, memory_format=torch.channels_last).eval()
+    codec.to(device, memory_format=torch.channels_last if for_coding else torch.contiguous_format).eval()
     return LoadedModel(codec=codec, name=config.name, digest=files.digest, device=device)
 
 

@@ -9,6 +9,7 @@ import torch
 from training_data import make_prepared_set
 
 from cmfr_codec.data.dataset import TRAIN, StillDataset
+from cmfr_codec.training import trainer
 from cmfr_codec.training.distributed import ProcessPlace
 from cmfr_codec.training.stages import STAGE_ORDER, load_stage, stage_names, with_overrides
 from cmfr_codec.training.trainer import (
@@ -215,3 +216,17 @@ def test_cmfr_train_resume_continues_at_the_step_after_the_checkpoint(all_stages
     assert result.exit_code == 0, result.stderr
     assert [row["step"] for row in read_log(tmp_path / "intra" / "train.csv")] == [7, 8]
     assert load_checkpoint(tmp_path / "intra" / CHECKPOINT_NAME).step == 8
+
+
+def test_a_run_started_from_weights_trains_in_torchs_default_layout(monkeypatch, prepared: Path, tmp_path: Path):
+    """Coding loads weights channels-last; training must not: with channels-last weights a training
+    step (batch 4, 192x192) corrupted the heap inside torch 2.13's CPU kernels."""
+    from cmfr_codec.weights import find_weights, load_model
+
+    coding = load_model(find_weights("cmfr-s")).codec
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in coding.parameters() if p.dim() == 4)
+    trained = []
+    monkeypatch.setattr(trainer, "train_stage", lambda codec, *arguments: trained.append(codec))
+    run_stages([load_stage("intra")], RunSettings(data=prepared, output=tmp_path), init=find_weights("cmfr-s").intra)
+    four_dimensional = [p for p in trained[0].parameters() if p.dim() == 4 and p.shape[-1] > 1]
+    assert four_dimensional and all(p.is_contiguous() for p in four_dimensional)

@@ -117,7 +117,7 @@ def bootstrap(config_name: str, output: Path, minutes: float, batch: int, crop: 
     generator = random.Random(seed)
     clip = load_clip(EXAMPLE_CLIP)
     if init is not None:
-        codec = load_model(find_weights(str(init))).codec.train()
+        codec = load_model(find_weights(str(init)), for_coding=False).codec.train()
     else:
         config = preset(config_name)
         codec = CmfrCodec(float_entropy(config) if float_path else config).train()

@@ -522,7 +522,7 @@ def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: s
     elif init is not None:
         from cmfr_codec.weights import find_weights, load_model
 
-        codec = load_model(find_weights(str(init))).codec
+        codec = load_model(find_weights(str(init)), for_coding=False).codec
     else:
         torch.manual_seed(settings.seed)
         codec = new_codec(model_config)
