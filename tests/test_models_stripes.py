@@ -45,6 +45,29 @@ def _coded(layer: torch.nn.Conv2d, x: torch.Tensor, workers: int, monkeypatch: p
         return layer(x)
 
 
+def _randomised(module: torch.nn.Module, std: float = 0.3) -> torch.nn.Module:
+    """``module`` channels-last with random parameters (not ones whose last convolution starts at zero)."""
+    torch.manual_seed(0)
+    for parameter in module.parameters():
+        torch.nn.init.normal_(parameter, std=std)
+    return module.to(memory_format=torch.channels_last)
+
+
+def _assert_stripes_compute_the_module(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
+                                       monkeypatch: pytest.MonkeyPatch, tolerance: float = 1e-4) -> None:
+    """Coded in stripes: close to the module's own output, and the same bits with 1 and 2 workers."""
+    with torch.no_grad():
+        expected = module(*inputs)
+    outputs = []
+    for workers in (1, 2):
+        monkeypatch.setenv("CMFR_THREADS", str(workers))
+        with reproducible_inference():
+            outputs.append(module(*inputs))
+    assert outputs[0].shape == expected.shape
+    torch.testing.assert_close(outputs[0], expected, rtol=tolerance, atol=tolerance)
+    assert torch.equal(outputs[0], outputs[1])
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_striped_convolution_is_torchs_convolution_with_identical_bits_for_any_worker_count(shape, monkeypatch):
     in_channels, out_channels, kernel, stride, groups, height, width = shape
@@ -58,6 +81,51 @@ def test_striped_convolution_is_torchs_convolution_with_identical_bits_for_any_w
     torch.testing.assert_close(one, reference, rtol=1e-5, atol=1e-5)
     for workers in (2, 3):
         assert torch.equal(_coded(layer, x, workers, monkeypatch), one)
+
+
+@pytest.mark.parametrize("block_type", [DepthwiseBlock, ResidualBlock])
+def test_a_whole_block_in_stripes_is_the_block_with_identical_bits_for_any_worker_count(block_type, monkeypatch):
+    x = torch.randn(1, 8, 3 * stripes.STRIPE_ROWS + 7, 19)
+    _assert_stripes_compute_the_module(_randomised(block_type(8)), (x,), monkeypatch, tolerance=1e-5)
+
+
+@pytest.mark.parametrize("make_block", [
+    lambda: ResidualBlockWithStride(6, 10),
+    lambda: ResidualBlockUpsample(6, 10),
+    lambda: subpixel_conv3x3(6, 10, 2),
+], ids=["stride-2", "upsample", "subpixel"])
+def test_resampling_blocks_in_stripes_are_the_block_for_any_worker_count(make_block, monkeypatch):
+    x = torch.randn(1, 6, 2 * stripes.MIN_PARALLEL_ROWS + 6, 15)
+    _assert_stripes_compute_the_module(_randomised(make_block()), (x,), monkeypatch)
+
+
+def test_flow_estimation_in_stripes_is_the_same_flow_for_any_worker_count(monkeypatch):
+    current, reference = torch.rand(2, 1, 6, 2 * stripes.MIN_PARALLEL_ROWS + 6, 24)
+    estimator = _randomised(SpyNetFlow(levels=2, channels=(8, 8)), std=0.1)
+    _assert_stripes_compute_the_module(estimator, (current, reference), monkeypatch, tolerance=1e-5)
+
+
+def test_feature_fusion_in_stripes_is_the_same_fusion_for_any_worker_count(monkeypatch):
+    rows = 2 * stripes.MIN_PARALLEL_ROWS + 3
+    h, context = torch.randn(1, 8, rows, 17), torch.randn(1, 6, rows, 17)
+    _assert_stripes_compute_the_module(_randomised(ScaledFeatureFusion(8, 6, 10, sff=True)), (h, context), monkeypatch)
+
+
+def test_alignment_in_stripes_is_the_same_alignment_for_any_worker_count(monkeypatch):
+    rows = 2 * stripes.MIN_PARALLEL_ROWS + 10
+    feature, flow, guide = torch.randn(1, 8, rows, 20), 3.0 * torch.randn(1, 2, rows, 20), torch.rand(1, 6, rows, 20)
+    alignment = _randomised(OffsetDiversityAlignment(8, groups=2, guide_channels=6))
+    # Offsets of up to 8 pixels into random features amplify float rounding (about 1e-6) to 1e-4;
+    # a seam (too little reach) differs by whole units.
+    _assert_stripes_compute_the_module(alignment, (feature, flow, guide), monkeypatch, tolerance=1e-3)
+
+
+def test_a_band_of_rows_warps_as_those_rows_of_the_whole_warp():
+    torch.manual_seed(0)
+    x, flow = torch.rand(1, 3, 40, 12), 4.0 * torch.randn(1, 2, 40, 12)
+    torch.testing.assert_close(warp(x, flow, band_start=0)[:, :, 10:25], warp(x, flow[:, :, 10:25], band_start=10))
+    with pytest.raises(ValueError, match="cannot warp"):
+        warp(x, flow[:, :, 10:25])
 
 
 def test_the_partition_depends_only_on_the_row_count():
@@ -85,98 +153,3 @@ def test_a_bad_thread_count_is_refused_with_its_value(value, monkeypatch):
     monkeypatch.setenv("CMFR_THREADS", value)
     with pytest.raises(InputError, match="CMFR_THREADS"):
         stripes.worker_count()
-
-
-@pytest.mark.parametrize("block_type", [DepthwiseBlock, ResidualBlock])
-def test_a_whole_block_in_stripes_is_the_block_with_identical_bits_for_any_worker_count(block_type, monkeypatch):
-    torch.manual_seed(0)
-    block = block_type(8).to(memory_format=torch.channels_last)
-    for parameter in block.parameters():  # a random block, not one whose last convolution starts at zero
-        torch.nn.init.normal_(parameter, std=0.3)
-    x = torch.randn(1, 8, 3 * stripes.STRIPE_ROWS + 7, 19).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        reference = block(x)
-    one = _coded(block, x, 1, monkeypatch)
-    torch.testing.assert_close(one, reference, rtol=1e-5, atol=1e-5)
-    assert torch.equal(_coded(block, x, 2, monkeypatch), one)
-
-
-def test_flow_estimation_in_stripes_is_the_same_flow_for_any_worker_count(monkeypatch):
-    torch.manual_seed(0)
-    estimator = SpyNetFlow(levels=2, channels=(8, 8)).to(memory_format=torch.channels_last)
-    for parameter in estimator.parameters():
-        torch.nn.init.normal_(parameter, std=0.1)
-    current, reference = torch.rand(2, 1, 6, 2 * stripes.MIN_PARALLEL_ROWS + 6, 24)
-    with torch.no_grad():
-        expected = estimator(current, reference)
-    flows = []
-    for workers in (1, 2):
-        monkeypatch.setenv("CMFR_THREADS", str(workers))
-        with reproducible_inference():
-            flows.append(estimator(current, reference))
-    torch.testing.assert_close(flows[0], expected, rtol=1e-5, atol=1e-5)
-    assert torch.equal(flows[0], flows[1])
-
-
-def test_alignment_in_stripes_is_the_same_alignment_for_any_worker_count(monkeypatch):
-    torch.manual_seed(0)
-    alignment = OffsetDiversityAlignment(8, groups=2, guide_channels=6).to(memory_format=torch.channels_last)
-    for parameter in alignment.parameters():
-        torch.nn.init.normal_(parameter, std=0.3)
-    rows = 2 * stripes.MIN_PARALLEL_ROWS + 10
-    feature, guide = torch.randn(1, 8, rows, 20), torch.rand(1, 6, rows, 20)
-    flow = 3.0 * torch.randn(1, 2, rows, 20)
-    with torch.no_grad():
-        expected = alignment(feature, flow, guide)
-    aligned = []
-    for workers in (1, 2):
-        monkeypatch.setenv("CMFR_THREADS", str(workers))
-        with reproducible_inference():
-            aligned.append(alignment(feature, flow, guide))
-    torch.testing.assert_close(aligned[0], expected, rtol=1e-4, atol=1e-4)
-    assert torch.equal(aligned[0], aligned[1])
-
-
-def test_a_band_of_rows_warps_as_those_rows_of_the_whole_warp():
-    torch.manual_seed(0)
-    x, flow = torch.rand(1, 3, 40, 12), 4.0 * torch.randn(1, 2, 40, 12)
-    torch.testing.assert_close(warp(x, flow, band_start=0)[:, :, 10:25], warp(x, flow[:, :, 10:25], band_start=10))
-    with pytest.raises(ValueError, match="cannot warp"):
-        warp(x, flow[:, :, 10:25])
-
-
-def test_feature_fusion_in_stripes_is_the_same_fusion_for_any_worker_count(monkeypatch):
-    torch.manual_seed(0)
-    fusion = ScaledFeatureFusion(8, 6, 10, sff=True).to(memory_format=torch.channels_last)
-    for parameter in fusion.parameters():
-        torch.nn.init.normal_(parameter, std=0.3)
-    rows = 2 * stripes.MIN_PARALLEL_ROWS + 3
-    h, context = torch.randn(1, 8, rows, 17), torch.randn(1, 6, rows, 17)
-    with torch.no_grad():
-        expected = fusion(h, context)
-    fused = []
-    for workers in (1, 2):
-        monkeypatch.setenv("CMFR_THREADS", str(workers))
-        with reproducible_inference():
-            fused.append(fusion(h, context))
-    torch.testing.assert_close(fused[0], expected, rtol=1e-4, atol=1e-4)
-    assert torch.equal(fused[0], fused[1])
-
-
-@pytest.mark.parametrize("make_block", [
-    lambda: ResidualBlockWithStride(6, 10),
-    lambda: ResidualBlockUpsample(6, 10),
-    lambda: subpixel_conv3x3(6, 10, 2),
-], ids=["stride-2", "upsample", "subpixel"])
-def test_resampling_blocks_in_stripes_are_the_block_for_any_worker_count(make_block, monkeypatch):
-    torch.manual_seed(0)
-    block = make_block().to(memory_format=torch.channels_last)
-    for parameter in block.parameters():
-        torch.nn.init.normal_(parameter, std=0.3)
-    x = torch.randn(1, 6, 2 * stripes.MIN_PARALLEL_ROWS + 6, 15).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        expected = block(x)
-    one = _coded(block, x, 1, monkeypatch)
-    assert one.shape == expected.shape
-    torch.testing.assert_close(one, expected, rtol=1e-4, atol=1e-4)
-    assert torch.equal(_coded(block, x, 2, monkeypatch), one)
