@@ -230,3 +230,27 @@ def test_a_run_started_from_weights_trains_in_torchs_default_layout(monkeypatch,
     run_stages([load_stage("intra")], RunSettings(data=prepared, output=tmp_path), init=find_weights("cmfr-s").intra)
     four_dimensional = [p for p in trained[0].parameters() if p.dim() == 4 and p.shape[-1] > 1]
     assert four_dimensional and all(p.is_contiguous() for p in four_dimensional)
+
+
+NO_PYAV = """
+import importlib.abc, sys
+class NoPyAV(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("av", "pytorch_msssim", "bjontegaard"):
+            raise ImportError(f"{name} is not installed here")
+sys.meta_path.insert(0, NoPyAV())
+from cmfr_codec.cli.main import main
+main(sys.argv[1:])
+"""
+
+
+def test_cmfr_train_runs_where_pyav_is_missing(prepared: Path, tmp_path: Path):
+    """The lent GPU machine has OpenCV but no PyAV (nor pytorch-msssim, bjontegaard): training must not need them."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", NO_PYAV, "train", "--stage", "intra", "--steps", "1",
+                           "--data", str(prepared), "--output", str(tmp_path / "run"), *TINY_RUN],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "intra" / "tiny.intra.cmfrw").exists()

@@ -14,13 +14,14 @@ from pathlib import Path
 from cmfr_codec.errors import InputError
 from cmfr_codec.io.frames import VideoInfo
 from cmfr_codec.io.naming import checked_size
-from cmfr_codec.io.pyav import Ffv1MkvWriter, PyAvReader
 from cmfr_codec.io.streams import VideoReader, VideoWriter, check_range
 from cmfr_codec.io.y4m import Y4mReader, Y4mWriter
 from cmfr_codec.io.yuv import RawYuvReader, RawYuvWriter
 
-_WRITERS: dict[str, type[VideoWriter]] = {".yuv": RawYuvWriter, ".y4m": Y4mWriter, ".mkv": Ffv1MkvWriter}
-SUPPORTED_OUTPUT_EXTENSIONS = tuple(_WRITERS)
+SUPPORTED_OUTPUT_EXTENSIONS = (".yuv", ".y4m", ".mkv")
+
+# PyAV is imported only when a file needs it (.mkv output, container input): the training machine
+# (a lent GPU) has no PyAV, and training never opens such files (docs/training.md).
 
 
 def open_video(
@@ -42,7 +43,12 @@ def open_video(
     if fps is not None and fps <= 0:
         raise InputError(f"invalid frame rate {fps}: it must be greater than 0")
     suffix = Path(path).suffix.lower()
-    reader = {".yuv": RawYuvReader, ".y4m": Y4mReader}.get(suffix, PyAvReader)
+    if suffix in (".yuv", ".y4m"):
+        reader: type[VideoReader] = RawYuvReader if suffix == ".yuv" else Y4mReader
+    else:
+        from cmfr_codec.io.pyav import PyAvReader
+
+        reader = PyAvReader
     return reader(path, size=size, fps=fps, skip=skip, frames=frames)
 
 
@@ -52,12 +58,16 @@ def writer_class(path: str | os.PathLike[str]) -> type[VideoWriter]:
     Commands call it before any work, so a typo in the output name fails at once.
     """
     suffix = Path(path).suffix.lower()
-    if suffix not in _WRITERS:
+    if suffix not in SUPPORTED_OUTPUT_EXTENSIONS:
         raise InputError(
             f"cannot write {path}: unknown output extension '{suffix}'; "
             f"use one of {', '.join(SUPPORTED_OUTPUT_EXTENSIONS)}"
         )
-    return _WRITERS[suffix]
+    if suffix == ".mkv":
+        from cmfr_codec.io.pyav import Ffv1MkvWriter
+
+        return Ffv1MkvWriter
+    return RawYuvWriter if suffix == ".yuv" else Y4mWriter
 
 
 def create_video_writer(path: str | os.PathLike[str], info: VideoInfo) -> VideoWriter:
