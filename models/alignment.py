@@ -102,8 +102,8 @@ class OffsetDiversityAlignment(nn.Module):
             def band(first_row: int, flow_band: torch.Tensor, *guide_band: torch.Tensor) -> torch.Tensor:
                 return self._align(reference_feature, grouped_reference, flow_band, *guide_band, band_start=first_row)
 
-            return stripes.rowwise(band, tuple(stripes.channels_last(tensor) for tensor in bands),
-                                   reach=PREDICTOR_REACH, out_channels=channels, align=2, with_offset=True)
+            return stripes.rowwise(band, bands, reach=PREDICTOR_REACH, out_channels=channels, align=2,
+                                   with_offset=True)
         return self._align(reference_feature, grouped_reference, *bands, band_start=None)
 
     def _align(self, reference_feature: torch.Tensor, grouped_reference: torch.Tensor, flow: torch.Tensor,

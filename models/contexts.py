@@ -80,7 +80,7 @@ class ScaledFeatureFusion(nn.Module):
         """h (N, channels, H, W), context (N, context_channels, H, W) -> (N, out_channels, H, W);
         in row stripes when coding on the CPU (reach 1: the 3x3 fuse)."""
         if stripes.active(h):
-            return stripes.rowwise(self._fused, (stripes.channels_last(h), stripes.channels_last(context)),
+            return stripes.rowwise(self._fused, (h, context),
                                    reach=1, out_channels=self.fuse.out_channels)
         return self._fused(h, context)
 

@@ -37,7 +37,7 @@ class Conv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H', W')."""
         if stripes.active(x) and self.padding_mode == "zeros" and not isinstance(self.padding, str):
-            return stripes.conv2d(stripes.channels_last(x), self.weight, self.bias, self.stride, self.padding,
+            return stripes.conv2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.dilation, self.groups)
         return super().forward(x)
 
@@ -60,7 +60,7 @@ class PointwiseConv2d(Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H / stride, W / stride)."""
         if self.stride == (1, 1) and stripes.active(x):
-            return stripes.pointwise(stripes.channels_last(x), self.weight.flatten(1), self.bias)
+            return stripes.pointwise(x, self.weight.flatten(1), self.bias)
         if self.stride != (1, 1) or not x.is_contiguous(memory_format=torch.channels_last):
             return super().forward(x)
         pixels_by_channels = x.permute(0, 2, 3, 1)
@@ -81,7 +81,7 @@ class SubpixelConv2d(nn.Sequential):
         """(N, in_ch, H, W) -> (N, out_ch, r H, r W)."""
         if stripes.active(x):
             shuffle = self[1].upscale_factor
-            return stripes.rowwise(super().forward, (stripes.channels_last(x),), reach=1,
+            return stripes.rowwise(super().forward, (x,), reach=1,
                                    out_channels=self[0].out_channels // shuffle**2, up=shuffle)
         return super().forward(x)
 
@@ -113,7 +113,7 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C, H, W); in row stripes when coding on the CPU (two 3x3: reach 2)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=2, out_channels=x.shape[1])
+            return stripes.rowwise(self._block, (x,), reach=2, out_channels=x.shape[1])
         return self._block(x)
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,7 +154,7 @@ class DepthwiseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C, H, W); in row stripes when coding on the CPU (one 3x3: reach 1)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=1, out_channels=x.shape[1])
+            return stripes.rowwise(self._block, (x,), reach=1, out_channels=x.shape[1])
         return self._block(x)
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,7 +186,7 @@ class ResidualBlockWithStride(nn.Module):
         """(N, in_ch, H, W) -> (N, out_ch, ceil(H / stride), ceil(W / stride)); in row stripes when
         coding on the CPU with stride 2 (reach 3 input rows: 1 for the strided 3x3, 2 for the next)."""
         if stripes.active(x) and self.conv1.stride == (2, 2):
-            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=3,
+            return stripes.rowwise(self._block, (x,), reach=3,
                                    out_channels=self.conv2.out_channels, down=2)
         return self._block(x)
 
@@ -214,7 +214,7 @@ class ResidualBlockUpsample(nn.Module):
         """(N, in_ch, H, W) -> (N, out_ch, 2H, 2W); in row stripes when coding on the CPU (reach 2
         input rows: 1 for the sub-pixel 3x3, 1 for the 3x3 after it)."""
         if stripes.active(x):
-            return stripes.rowwise(self._block, (stripes.channels_last(x),), reach=2,
+            return stripes.rowwise(self._block, (x,), reach=2,
                                    out_channels=self.conv.out_channels, up=2)
         return self._block(x)
 

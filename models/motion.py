@@ -121,7 +121,7 @@ class SpyNetFlow(nn.Module):
         net = self.level_nets[level]
         if stripes.active(inputs):
             convolutions = sum(isinstance(layer, nn.Conv2d) for layer in net)
-            return stripes.rowwise(net, (stripes.channels_last(inputs),), reach=convolutions, out_channels=2)
+            return stripes.rowwise(net, (inputs,), reach=convolutions, out_channels=2)
         return net(inputs)
 
 

@@ -145,10 +145,6 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _layout(x: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-
-
 def _output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
@@ -156,6 +152,7 @@ def _output_size(size: int, kernel: int, stride: int, padding: int, dilation: in
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: tuple[int, int],
            padding: tuple[int, int], dilation: tuple[int, int], groups: int) -> torch.Tensor:
     """``F.conv2d`` (zero padding) computed as row stripes on the worker pool; see the module docstring."""
+    x = channels_last(x)
     height, width = x.shape[-2:]
     kernel_rows, kernel_columns = weight.shape[-2:]
     rows = _output_size(height, kernel_rows, stride[0], padding[0], dilation[0])
@@ -164,7 +161,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
     columns = _output_size(width, kernel_columns, stride[1], padding[1], dilation[1])
     out = torch.empty((x.shape[0], weight.shape[0], rows, columns), dtype=x.dtype, device=x.device,
-                      memory_format=_layout(x))
+                      memory_format=torch.channels_last)
     reach = dilation[0] * (kernel_rows - 1)
 
     def stripe(first: int, end: int) -> Callable[[], None]:
@@ -195,8 +192,9 @@ def rowwise(block: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...]
     or a stride-2 down-sampling); the first input row of a stripe is then a multiple of ``down``,
     and of ``align`` too (for strides inside the block).  ``with_offset``: the block is called as
     ``block(first_input_row, *slices)``, for blocks that need to know where their rows lie in the
-    frame (warping with absolute coordinates).
+    frame (warping with absolute coordinates).  Inputs are taken channels-last, the coding layout.
     """
+    inputs = tuple(channels_last(tensor) for tensor in inputs)
     rows = inputs[0].shape[-2]
     out_rows = -(-rows // down) * up
     parts = stripes(out_rows)
@@ -204,7 +202,7 @@ def rowwise(block: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...]
         return block(0, *inputs) if with_offset else block(*inputs)
     columns = -(-inputs[0].shape[-1] // down) * up
     out = torch.empty((inputs[0].shape[0], out_channels, out_rows, columns), dtype=inputs[0].dtype,
-                      device=inputs[0].device, memory_format=_layout(inputs[0]))
+                      device=inputs[0].device, memory_format=torch.channels_last)
     step = math.lcm(align, down)
 
     def stripe(first: int, end: int) -> Callable[[], None]:
@@ -223,8 +221,9 @@ def rowwise(block: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...]
 
 
 def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """A stride-1 1x1 convolution of a channels-last ``x`` (1, C_in, H, W) as one matrix product per
-    stripe, written straight into the channels-last output; ``weight`` is (C_out, C_in)."""
+    """A stride-1 1x1 convolution of ``x`` (1, C_in, H, W) as one matrix product per stripe of the
+    channels-last tensor, written straight into the channels-last output; ``weight`` is (C_out, C_in)."""
+    x = channels_last(x)
     rows, columns = x.shape[-2:]
     out = torch.empty((1, weight.shape[0], rows, columns), dtype=x.dtype, device=x.device,
                       memory_format=torch.channels_last)
