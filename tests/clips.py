@@ -1,4 +1,4 @@
-"""Small real test material cut from the example clip, and raw-file helpers."""
+"""Small real test material cut from the example clip, raw-file helpers, and a tiny random model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from cmfr_codec.io.frames import YuvFrame
+from cmfr_codec.models.codec import CmfrCodec
+from cmfr_codec.models.config import TINY
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CLIP = REPO / "examples" / "city_416x240_25fps.mkv"
@@ -65,3 +67,14 @@ def scaled_example_frames(count: int, width: int, height: int) -> list[YuvFrame]
             if len(frames) == count:
                 break
     return frames
+
+
+def random_tiny_codec() -> CmfrCodec:
+    """The ``tiny`` preset with fixed random weights (seed 0) and its entropy tables built: a model
+    for tests that need one to code real frames (never shipped)."""
+    import torch
+
+    torch.manual_seed(0)
+    codec = CmfrCodec(TINY).eval()
+    codec.update_tables()
+    return codec

@@ -23,14 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from clips import example_frames, write_raw_yuv
+from clips import example_frames, random_tiny_codec, write_raw_yuv
 
 from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.errors import BitstreamError
 from cmfr_codec.io import open_video
-from cmfr_codec.models.codec import CmfrCodec
-from cmfr_codec.models.config import TINY
 from cmfr_codec.pipeline import decode_video, encode_video
 from cmfr_codec.weights import LoadedModel, load_model, save_weights
 
@@ -373,9 +370,7 @@ def cases(seeds: list[Seed], count: int, base_seed: int, kinds: list[str] | None
 
 def tiny_model(folder: Path) -> LoadedModel:
     """A randomly initialised tiny model (fixed seed), saved as a weights pair and loaded as cmfr loads one."""
-    torch.manual_seed(0)
-    codec = CmfrCodec(TINY).eval()
-    codec.update_tables()
+    codec = random_tiny_codec()
     return load_model(save_weights(codec, folder / "tiny"))
 
 

@@ -14,10 +14,8 @@ import sys
 
 import pytest
 import torch
-from clips import REPO, example_frames
+from clips import REPO, example_frames, random_tiny_codec
 
-from cmfr_codec.models.codec import CmfrCodec
-from cmfr_codec.models.config import TINY
 from cmfr_codec.pipeline import frame_to_tensor
 
 ODD_BACKEND = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -76,9 +74,7 @@ def run_child(mode: str, backend: dict[str, str], model: str, data: str, output:
 def material(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A tiny random-weights model and 4 real frames (64x64), as files for the children."""
     directory = tmp_path_factory.mktemp("anywhere")
-    torch.manual_seed(0)
-    codec = CmfrCodec(TINY).eval()
-    codec.update_tables()
+    codec = random_tiny_codec()
     model = str(directory / "model.pt")
     torch.save(codec.state_dict(), model)
     frames = [frame_to_tensor(frame, "cpu") for frame in example_frames(FRAMES, width=64, height=64)]

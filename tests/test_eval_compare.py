@@ -15,13 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from clips import example_frames
+from clips import example_frames, random_tiny_codec
 
 from cmfr_codec.io import create_video_writer, open_video
 from cmfr_codec.io.frames import VideoInfo
-from cmfr_codec.models.codec import CmfrCodec
-from cmfr_codec.models.config import TINY
 from cmfr_codec.weights import save_weights
 
 WIDTH, HEIGHT, FRAMES, INTRA_PERIOD = 64, 48, 4, 2
@@ -42,9 +39,7 @@ def _cmfr(*arguments: object) -> int:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A 4-frame 64x48 clip of real video, a randomly initialised tiny model, and the report of both codecs."""
     folder = tmp_path_factory.mktemp("eval")
-    torch.manual_seed(0)
-    codec = CmfrCodec(TINY).eval()
-    codec.update_tables()
+    codec = random_tiny_codec()
     weights = save_weights(codec, folder / "tiny").intra
     clip = folder / "clip.y4m"
     with create_video_writer(clip, VideoInfo(WIDTH, HEIGHT, Fraction(25), FRAMES)) as writer:

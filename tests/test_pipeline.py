@@ -9,14 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from clips import REPO, example_frames, scaled_example_frames, write_raw_yuv
+from clips import REPO, example_frames, random_tiny_codec, scaled_example_frames, write_raw_yuv
 
 from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.io import open_video
-from cmfr_codec.models.codec import CmfrCodec
-from cmfr_codec.models.config import TINY
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.pipeline import frame_to_tensor, is_intra
 from cmfr_codec.weights import DEFAULT_MODEL, find_weights, load_model, save_weights
@@ -25,9 +22,7 @@ from cmfr_codec.weights import DEFAULT_MODEL, find_weights, load_model, save_wei
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised tiny model saved as a weights pair (unit tests only; never shipped)."""
-    torch.manual_seed(0)
-    codec = CmfrCodec(TINY).eval()
-    codec.update_tables()
+    codec = random_tiny_codec()
     stem = tmp_path_factory.mktemp("weights") / "tiny"
     return save_weights(codec, stem).intra
 
