@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from cmfr_codec.device import DEVICE_CHOICES
-
-from .options import threads_option
+from .options import device_option, threads_option
 from .paths import check_distinct, check_video_output
 from .summary import report_totals
 
@@ -23,13 +21,7 @@ from .summary import report_totals
     help="Weights to decode with (default: the model the bitstream names). Weights whose digest "
     "differs from the one in the bitstream are refused.",
 )
-@click.option(
-    "--device",
-    type=click.Choice(DEVICE_CHOICES),
-    default="auto",
-    show_default=True,
-    help="Where the networks run: auto picks CUDA when a GPU is usable, else the CPU.",
-)
+@device_option
 @threads_option
 def decode(input_path: Path, output_path: Path, model: str | None, device: str) -> None:
     """Decode INPUT.bin into OUTPUT (.yuv, .y4m, or lossless .mkv, chosen by extension).

@@ -98,6 +98,14 @@ threads_option = click.option(
     "The output is the same, bit for bit, with any N.",
 )
 
+device_option = click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Where the networks run: auto picks CUDA when a GPU is usable, else the CPU.",
+)
+
 model_selection = _compose(
     click.option(
         "--model",
@@ -106,11 +114,5 @@ model_selection = _compose(
         metavar="NAME|PATH",
         help="Installed model name, or path to a .cmfrw weights file.",
     ),
-    click.option(
-        "--device",
-        type=click.Choice(DEVICE_CHOICES),
-        default="auto",
-        show_default=True,
-        help="Where the networks run: auto picks CUDA when a GPU is usable, else the CPU.",
-    ),
+    device_option,
 )
