@@ -172,15 +172,10 @@ class PartClock:
 
 
 class EntropyTimer:
-    """Wraps the entropy coders' push and pop (every coding path goes through them) to count their time.
-
-    It also records how many threads the networks code with: on the CPU the striped
-    convolutions' workers (each on one torch thread), on a GPU torch's CPU thread count.
-    """
+    """Wraps the entropy coders' push and pop (every coding path goes through them) to count their time."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self.coding_threads: int | None = None
         self._originals: list[tuple[type, str, Callable]] = []
 
     def __enter__(self) -> EntropyTimer:
@@ -197,7 +192,6 @@ class EntropyTimer:
 
     def _timed(self, function: Callable) -> Callable:
         def timed(*arguments, **keywords):
-            self.coding_threads = worker_count() if torch.get_num_threads() == 1 else torch.get_num_threads()
             started = time.perf_counter()
             try:
                 return function(*arguments, **keywords)
@@ -277,8 +271,8 @@ def encode_cmfr(model: LoadedModel, source: Path, bitstream: Path, settings: Set
     return clock.timing(info.frame_count or 0, rest="network", entropy=entropy.seconds)
 
 
-def decode_cmfr(model: LoadedModel, bitstream: Path, output: Path) -> tuple[Timing, int | None]:
-    """Decode the bitstream file into the ``.yuv`` file, timed part by part; also torch's coding thread count."""
+def decode_cmfr(model: LoadedModel, bitstream: Path, output: Path) -> Timing:
+    """Decode the bitstream file into the ``.yuv`` file, timed part by part."""
     clock = PartClock()
     with EntropyTimer() as entropy, clock.whole():
         with clock.part("io"):
@@ -293,7 +287,7 @@ def decode_cmfr(model: LoadedModel, bitstream: Path, output: Path) -> tuple[Timi
         with clock.part("io"):
             writer.close()
             reader.close()
-    return clock.timing(writer.frames_written, rest="network", entropy=entropy.seconds), entropy.coding_threads
+    return clock.timing(writer.frames_written, rest="network", entropy=entropy.seconds)
 
 
 def measure_cmfr(model: LoadedModel, label: str, precision: str, source: Path, info: VideoInfo,
@@ -303,8 +297,10 @@ def measure_cmfr(model: LoadedModel, label: str, precision: str, source: Path, i
     encode_cmfr(model, source, bitstream, settings, frames=WARM_UP_FRAMES)
     decode_cmfr(model, bitstream, output)
     encoding = encode_cmfr(model, source, bitstream, settings)
-    decoding, threads = decode_cmfr(model, bitstream, output)
+    decoding = decode_cmfr(model, bitstream, output)
     check_frame_count(label, encoding, decoding)
+    # Coding runs on one torch thread; on the CPU its convolutions share the stripe workers.
+    threads = worker_count() if model.device == "cpu" else 1
     return Row(label, model.device, precision, str(threads), info.width, info.height, encoding, decoding)
 
 
