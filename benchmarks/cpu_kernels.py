@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ def bfloat16_drift(frames: int) -> tuple[list[float], list[float]]:
     from cmfr_codec.pipeline import SequenceEncoder
     from cmfr_codec.weights import find_weights, load_model
 
-    example = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
+    example = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
     with av.open(str(example)) as container:
         clip = [frame_planes(frame) for _, frame in zip(range(frames), container.decode(video=0), strict=False)]
     model = load_model(find_weights("cmfr-s"), "cpu")
