@@ -119,9 +119,10 @@ class IntegerConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         groups = x.shape[1] if self.depthwise else 1
         if not self.quantized:
-            if stripes.active(x):  # one layout whichever path (encoder or decoder) made x
-                x = stripes.channels_last(x)
-            return F.conv2d(x, self.weight, self.bias, padding=self.kernel_size // 2, groups=groups)
+            padding = self.kernel_size // 2
+            if stripes.active(x):  # the coding convolution: one layout whichever path made x
+                return stripes.conv2d(x, self.weight, self.bias, (1, 1), (padding, padding), (1, 1), groups)
+            return F.conv2d(x, self.weight, self.bias, padding=padding, groups=groups)
         with torch.autocast(x.device.type, enabled=False):
             weight = _round_ste(self.weight.to(torch.float64) * _WEIGHT_SCALE)
             weight = weight.clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT) / _WEIGHT_SCALE
