@@ -39,6 +39,7 @@ _state = threading.local()
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
+_requested_workers: int | None = None
 
 
 def available_cores() -> int:
@@ -47,9 +48,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-_requested_workers: int | None = None
 
 
 def set_worker_count(count: int | None) -> None:
@@ -110,9 +108,8 @@ def _one_thread_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor(workers: int) -> ThreadPoolExecutor:
     global _pool, _pool_workers
-    workers = worker_count()
     with _pool_lock:
         if _pool is None or _pool_workers != workers:
             if _pool is not None:
@@ -125,11 +122,13 @@ def _executor() -> ThreadPoolExecutor:
 
 def run_stripes(tasks: list[Callable[[], None]]) -> None:
     """Run ``tasks`` (independent, each writing its own part of an output) on the worker pool."""
-    if len(tasks) == 1 or worker_count() == 1:
+    workers = worker_count()
+    if len(tasks) == 1 or workers == 1:
         for task in tasks:
             task()
         return
-    for future in [_executor().submit(_without_autograd, task) for task in tasks]:
+    pool = _executor(workers)
+    for future in [pool.submit(_without_autograd, task) for task in tasks]:
         future.result()
 
 
