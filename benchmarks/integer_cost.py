@@ -58,7 +58,6 @@ from cmfr_codec.training.trainer import (
     load_checkpoint,
     read_log,
     run_stages,
-    train_stage,
 )
 from cmfr_codec.weights import WeightsFiles, find_weights, load_model, save_weights
 
@@ -188,23 +187,12 @@ def stage_config(stage: str, steps: int, budget: Budget) -> StageConfig:
                           validation_clips=budget.validation_clips, **rates)
 
 
-def planar_model(weights: Path) -> CmfrCodec:
-    """The model of a weights pair in torch's default (planar) layout, to train.
-
-    ``load_model`` keeps weights channels-last for coding; a training step of such a model
-    aborts in the backward pass (heap corruption, torch 2.13.0+cpu), so the model goes back to
-    the layout ``cmfr train`` builds a fresh model in.
-    """
-    return load_model(find_weights(str(weights))).codec.to(memory_format=torch.contiguous_format)
-
-
 def train(variant: str, budget: Budget, run: Path) -> Path:
     """Train ``variant``'s stages with the trainer of ``cmfr train``, resuming or skipping what is done.
 
     -> the final weights.  Each stage is what ``cmfr train --stage STAGE --init WEIGHTS --steps N
     --batch B --crop C --seed S --checkpoint-every K --validate-every N --validation-clips V
-    [--learning-rate L]`` runs (``--resume`` after a kill), called in process so that the
-    starting weights can be loaded in the planar layout (:func:`planar_model`).
+    [--learning-rate L]`` runs (``--resume`` after a kill), called in process.
     """
     init = run / f"init-{variant}.intra.cmfrw"
     if not init.is_file():
@@ -228,7 +216,7 @@ def train(variant: str, budget: Budget, run: Path) -> Path:
             run_stages([config], settings, resume=checkpoint, resume_overrides=lambda _, config=config: config)
         else:
             print(f"{variant} {stage}: {steps} steps from {init}", flush=True)
-            train_stage(planar_model(init), config, settings)
+            run_stages([config], settings, init=init)
         times = json.loads(times_path.read_text()) if times_path.is_file() else {}
         times[stage] = times.get(stage, 0.0) + time.monotonic() - started
         times_path.write_text(json.dumps(times, indent=1))

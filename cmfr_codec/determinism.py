@@ -9,8 +9,8 @@ as in the hyper-latents of small frames) at 2 and at 8-16 threads.
 
 So coding runs on one CPU thread: whatever thread count the caller set, every sum is split the
 same way, so another process with another thread count rebuilds the same floats on the same kind
-of machine.  oneDNN stays on (its convolutions are 2-5x faster than torch's fallback on one
-thread); which JIT kernel it picks depends on the CPU's instruction set, so pictures may differ
+of machine.  oneDNN stays on (its convolutions are 4-6x faster than torch's fallback on one
+thread, benchmarks/cpu_kernels.py); which JIT kernel it picks depends on the CPU's instruction set, so pictures may differ
 in their last bits between kinds of machine -- the entropy parameters do not, they are exact
 integers (:mod:`cmfr_codec.models.integer`).  ``MKL_CBWR=AVX2,STRICT`` pins the code branch of
 MKL's GEMM, which the pointwise convolutions use; it must be set before MKL's first call, which
