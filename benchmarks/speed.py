@@ -53,17 +53,19 @@ import torch
 
 from cmfr_codec.bitstream import BitstreamReader, BitstreamWriter, SequenceHeader
 from cmfr_codec.device import resolve_device
-from cmfr_codec.entropy import ConditionalCoder, FactorizedCoder
+from cmfr_codec.entropy import FactorizedCoder
+from cmfr_codec.entropy.bands import BandDecoder
 from cmfr_codec.errors import CmfrError, InputError, ModelError
 from cmfr_codec.evaluation.baselines import BASELINES, DecodeClock, decode_packets, encode_frames
 from cmfr_codec.evaluation.report import environment
 from cmfr_codec.evaluation.settings import DEFAULT_INTRA_PERIOD, DEFAULT_PRESET
 from cmfr_codec.io import VideoInfo, YuvFrame, create_video_writer, open_video, parse_size
 from cmfr_codec.io.pyav import frame_planes
+from cmfr_codec.models import latent_codecs
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS
 from cmfr_codec.models.stripes import worker_count
-from cmfr_codec.pipeline import SUBSTREAM_NAMES, SequenceDecoder, SequenceEncoder
+from cmfr_codec.pipeline import PendingRecord, SequenceDecoder, SequenceEncoder, substream_names
 from cmfr_codec.weights import LoadedModel, WeightsFiles, find_weights, load_model, save_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,18 +174,20 @@ class PartClock:
 
 
 class EntropyTimer:
-    """Wraps the entropy coders' push and pop (every coding path goes through them) to count their time."""
+    """Wraps every entry to the entropy coders to count their wall time in this process: the row
+    bands' coding and popping (waits for worker processes included) and the hyper-latents' coder."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self._originals: list[tuple[type, str, Callable]] = []
+        self._originals: list[tuple[object, str, Callable]] = []
 
     def __enter__(self) -> EntropyTimer:
-        for coder in (ConditionalCoder, FactorizedCoder):
-            for name in ("push", "pop"):
-                original = getattr(coder, name)
-                self._originals.append((coder, name, original))
-                setattr(coder, name, self._timed(original))
+        entries = [(latent_codecs, "encode_bands"), (BandDecoder, "pop"), (BandDecoder, "finish"),
+                   (FactorizedCoder, "push"), (FactorizedCoder, "pop"), (PendingRecord, "resolve")]
+        for owner, name in entries:
+            original = getattr(owner, name)
+            self._originals.append((owner, name, original))
+            setattr(owner, name, self._timed(original))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -256,19 +260,28 @@ def encode_cmfr(model: LoadedModel, source: Path, bitstream: Path, settings: Set
         header = SequenceHeader(
             model_name=model.name, weights_digest=model.digest, width=info.width, height=info.height,
             fps=info.fps, frame_count=info.frame_count or 0, quality_index=settings.quality,
-            intra_period=settings.intra_period, substream_names=SUBSTREAM_NAMES,
+            intra_period=settings.intra_period, substream_names=substream_names(info.width, info.height),
         )
         encoder = SequenceEncoder(model, settings.quality, settings.intra_period)
         with clock.part("io"):
             writer = BitstreamWriter(bitstream, header)
+        pending = []  # as encode_video: a record is written after the next frame's networks ran
         for frame in clock.timed(reader, "io"):
-            record, _ = encoder.encode(frame)
-            with clock.part("io"):
-                writer.write_frame(record)
+            pending.append(encoder.encode(frame)[0])
+            if len(pending) == 2:
+                write_record(clock, writer, pending.pop(0))
+        for record in pending:
+            write_record(clock, writer, record)
         with clock.part("io"):
             writer.close()
             reader.close()
     return clock.timing(info.frame_count or 0, rest="network", entropy=entropy.seconds)
+
+
+def write_record(clock: PartClock, writer: BitstreamWriter, record: PendingRecord) -> None:
+    resolved = record.resolve()  # waiting for worker processes' bands: entropy time (EntropyTimer)
+    with clock.part("io"):
+        writer.write_frame(resolved)
 
 
 def decode_cmfr(model: LoadedModel, bitstream: Path, output: Path) -> Timing:

@@ -2,7 +2,7 @@
 
 ::
 
-    reader --YuvFrame--> SequenceEncoder --FrameRecord--> BitstreamWriter
+    reader --YuvFrame--> SequenceEncoder --PendingRecord--> BitstreamWriter (one frame later)
                                | reconstruction (what the decoder will output) --> --recon writer
     BitstreamReader --FrameRecord--> SequenceDecoder --YuvFrame--> video writer
 
@@ -22,12 +22,13 @@ from pathlib import Path
 import torch
 
 from cmfr_codec.bitstream import BitstreamReader, BitstreamWriter, FrameRecord, FrameType, SequenceHeader
+from cmfr_codec.entropy.bands import Answer, band_bytes, band_stream_names, deferred_band_coding
 from cmfr_codec.errors import BitstreamError, InputError
 from cmfr_codec.io import VideoReader, create_video_writer
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
 from cmfr_codec.models.codec import PADDING_MULTIPLE
 from cmfr_codec.models.dpb import DecodedPictureBuffer
-from cmfr_codec.models.inter import MOTION_STREAM
+from cmfr_codec.models.inter import LATENT_STRIDE, MOTION_STREAM
 from cmfr_codec.models.intra import FRAME_STREAM
 from cmfr_codec.models.layers import pad_to_multiple, tensor_to_yuv420, yuv420_to_tensor
 from cmfr_codec.weights import LoadedModel
@@ -35,7 +36,8 @@ from cmfr_codec.weights import LoadedModel
 FrameCallback = Callable[["FrameReport"], None]
 
 SUBSTREAM_NAMES = (FRAME_STREAM, MOTION_STREAM)
-"""The sub-streams the model's codecs write: the header's name table, in this order."""
+"""The latents' sub-streams, in the order of the header's name table; each may add row bands."""
+
 
 MAX_DECODE_PIXELS_VARIABLE = "CMFR_MAX_DECODE_PIXELS"
 DEFAULT_MAX_DECODE_PIXELS = 4096 * 2304
@@ -75,9 +77,34 @@ def model_grid(width: int, height: int) -> tuple[int, int]:
     return padded(height), padded(width)
 
 
+def substream_names(width: int, height: int) -> tuple[str, ...]:
+    """The header's name table for ``width`` x ``height``: each latent's name, then its band names.
+
+    A latent's quadtree steps have half its rows, and frames tall enough may cut them into row
+    bands ``NAME_1``, ``NAME_2``, ... (:mod:`cmfr_codec.entropy.bands`); small frames have none.
+    """
+    rows, _ = model_grid(width, height)
+    step_rows = rows // LATENT_STRIDE // 2
+    return tuple(name for stream in SUBSTREAM_NAMES for name in band_stream_names(stream, step_rows))
+
+
 def tensor_to_frame(x_hat: torch.Tensor, width: int, height: int) -> YuvFrame:
     """The decoder's output frame: rounded to 8 bits and cropped to the sequence size."""
     return YuvFrame(*tensor_to_yuv420(x_hat.cpu(), height, width))
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """A coded frame whose row bands may still be in worker processes' hands (``resolve`` waits)."""
+
+    frame_type: FrameType
+    quality_index: int
+    streams: dict[str, bytes | Answer]
+
+    def resolve(self) -> FrameRecord:
+        """The frame record, once every band's bytes are in."""
+        return FrameRecord(self.frame_type, self.quality_index,
+                           {name: band_bytes(data) for name, data in self.streams.items()})
 
 
 class SequenceEncoder:
@@ -90,21 +117,26 @@ class SequenceEncoder:
         self._buffer: DecodedPictureBuffer | None = None
         self._count = 0
 
-    def encode(self, frame: YuvFrame) -> tuple[FrameRecord, YuvFrame]:
-        """One frame -> its record and the reconstruction the decoder will produce."""
+    def encode(self, frame: YuvFrame) -> tuple[PendingRecord, YuvFrame]:
+        """One frame -> its record and the reconstruction the decoder will produce.
+
+        Worker processes may still be coding the record's row bands: resolving it after the next
+        frame's :meth:`encode` overlaps their work with that frame's networks.
+        """
         codec = self.model.codec
         x = frame_to_tensor(frame, self.model.device)
-        if is_intra(self._count, self.intra_period):
-            decoded, streams = codec.intra.compress(x, self.quality_index)
-            self._buffer = DecodedPictureBuffer(frame=decoded.x_hat)
-            frame_type = FrameType.INTRA
-        else:
-            decoded, streams = codec.inter.compress(x, self._buffer, self.quality_index)
-            self._buffer = decoded.dpb
-            frame_type = FrameType.PREDICTED
+        with deferred_band_coding():
+            if is_intra(self._count, self.intra_period):
+                decoded, streams = codec.intra.compress(x, self.quality_index)
+                self._buffer = DecodedPictureBuffer(frame=decoded.x_hat)
+                frame_type = FrameType.INTRA
+            else:
+                decoded, streams = codec.inter.compress(x, self._buffer, self.quality_index)
+                self._buffer = decoded.dpb
+                frame_type = FrameType.PREDICTED
         self._count += 1
-        record = FrameRecord(frame_type, self.quality_index, streams)
-        return record, tensor_to_frame(decoded.x_hat, frame.width, frame.height)
+        return PendingRecord(frame_type, self.quality_index, streams), tensor_to_frame(decoded.x_hat, frame.width,
+                                                                                     frame.height)
 
 
 def max_decode_pixels() -> int:
@@ -182,23 +214,25 @@ def encode_video(
         frame_count=info.frame_count or 0,
         quality_index=quality_index,
         intra_period=intra_period,
-        substream_names=SUBSTREAM_NAMES,
+        substream_names=substream_names(info.width, info.height),
     )
     encoder = SequenceEncoder(model, quality_index, intra_period)
     recon = create_video_writer(recon_path, info) if recon_path is not None else None
     frames = 0
     try:
         with BitstreamWriter(output_path, header) as writer:
+            pending: PendingRecord | None = None  # written after the next frame's networks ran
             for frame in reader:
                 record, reconstruction = encoder.encode(frame)
-                record_bytes = writer.write_frame(record)
+                if pending is not None:
+                    _write_record(writer, pending, frames - 1, on_frame)
+                pending = record
+                frames += 1
                 if recon is not None:
                     recon.write(reconstruction)
-                if on_frame is not None:
-                    on_frame(FrameReport(frames, record.frame_type, record_bytes, writer.bytes_written))
-                frames += 1
-            if frames == 0:
+            if pending is None:
                 raise InputError(f"{reader.path} has no frames to encode")
+            _write_record(writer, pending, frames - 1, on_frame)
         if recon is not None:
             recon.close()
     except BaseException:
@@ -206,6 +240,12 @@ def encode_video(
             recon.abort()
         raise
     return CodingResult(frames=frames, file_bytes=output_path.stat().st_size)
+
+
+def _write_record(writer: BitstreamWriter, record: PendingRecord, number: int, on_frame: FrameCallback | None) -> None:
+    record_bytes = writer.write_frame(record.resolve())
+    if on_frame is not None:
+        on_frame(FrameReport(number, record.frame_type, record_bytes, writer.bytes_written))
 
 
 def decode_video(

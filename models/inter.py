@@ -199,15 +199,15 @@ class TemporalHyperpriorCodec(nn.Module):
                  quality_index: int) -> tuple[DecodedLatent, dict[str, bytes]]:
         """``y`` (1, C, H, W) -> (the decoder's exact latent, ``{stream: bytes}`` holding z and y)."""
         scaled = y / self.encoder_steps(quality_index)
-        y_hat, data = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(scaled), scaled,
-                                               lambda z_hat: self._coding_params(z_hat, temporal_prior))
-        return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat), {self.stream: data}
+        y_hat, streams = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(scaled), scaled,
+                                                  lambda z_hat: self._coding_params(z_hat, temporal_prior), self.stream)
+        return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat), streams
 
     def decompress(self, streams: dict[str, bytes], temporal_prior: torch.Tensor,
                    quality_index: int) -> DecodedLatent:
         """The stream and the same ``temporal_prior`` (1, P, H, W) -> the decoded latent."""
         height, width = temporal_prior.shape[-2:]
-        y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams[self.stream], (height // 4, width // 4),
+        y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams, self.stream, (height // 4, width // 4),
                                            lambda z_hat: self._coding_params(z_hat, temporal_prior))
         return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat)
 

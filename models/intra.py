@@ -169,9 +169,9 @@ class IntraCodec(nn.Module):
         if x.shape[0] != 1:
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")
         y = self._analyse(x, quality_index)
-        y_hat, data = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(y), y,
-                                               self.hyper_synthesis.coding)
-        return self._decode(y_hat, quality_index, height, width), {FRAME_STREAM: data}
+        y_hat, streams = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(y), y,
+                                                  self.hyper_synthesis.coding, FRAME_STREAM)
+        return self._decode(y_hat, quality_index, height, width), streams
 
     @reproducible_inference()
     def decompress(self, streams: dict[str, bytes], quality_index: int, height: int, width: int) -> IntraDecoded:
@@ -179,7 +179,7 @@ class IntraCodec(nn.Module):
         padded_height = height + -height % PADDING_MULTIPLE
         padded_width = width + -width % PADDING_MULTIPLE
         z_size = (padded_height // PADDING_MULTIPLE, padded_width // PADDING_MULTIPLE)
-        y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams[FRAME_STREAM], z_size,
+        y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams, FRAME_STREAM, z_size,
                                            self.hyper_synthesis.coding)
         return self._decode(y_hat, quality_index, height, width)
 

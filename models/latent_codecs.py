@@ -47,9 +47,19 @@ from cmfr_codec.entropy import (
     open_coder,
     quantize_pmf_to_cdf,
 )
+from cmfr_codec.entropy.bands import (
+    BandDecoder,
+    StepBand,
+    band_count,
+    band_rows,
+    band_stream_name,
+    coded_band_count,
+    encode_bands,
+)
 from cmfr_codec.entropy.conditional import TAIL_MASS
 from cmfr_codec.errors import ModelError
 from cmfr_codec.models.integer import integer_block, table_indices
+from cmfr_codec.models.stripes import worker_count
 
 Quantization = Literal["noise", "ste"]
 """How ``forward`` quantises: additive uniform noise in [-0.5, 0.5), or rounding with the
@@ -364,10 +374,10 @@ class GaussianConditionalCodec(nn.Module):
         if y.shape[0] != 1 or y.shape != positions.shape or y.shape != means.shape:
             raise ValueError(f"y, positions and means must share one shape (1, ...), got "
                              f"{tuple(y.shape)}, {tuple(positions.shape)}, {tuple(means.shape)}")
-        indices = self._indices(positions)
+        indices = self.indices(positions)
         symbols = _integer_symbols(y.to(means.dtype) - means)
         symbols[_conditional_coder(self.distribution).skip_mask(indices, self.skip_below_index)] = 0
-        return self._reconstruct(symbols, means), symbols, indices
+        return self.reconstruct(symbols, means), symbols, indices
 
     def push(self, coder: AnsCoder, symbols: np.ndarray, indices: np.ndarray) -> None:
         """Push :meth:`quantize` d symbols onto a shared ANS stack (popped by :meth:`pop`)."""
@@ -375,16 +385,16 @@ class GaussianConditionalCodec(nn.Module):
 
     def pop(self, coder: AnsCoder, positions: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
         """``y_hat`` from a shared ANS stack, given the encoder's ``positions`` and ``means``."""
-        symbols = _conditional_coder(self.distribution).pop(coder, self._indices(positions), self.skip_below_index)
-        return self._reconstruct(symbols, means)
+        symbols = _conditional_coder(self.distribution).pop(coder, self.indices(positions), self.skip_below_index)
+        return self.reconstruct(symbols, means)
 
-    def _indices(self, positions: torch.Tensor) -> np.ndarray:
+    def indices(self, positions: torch.Tensor) -> np.ndarray:
         if not bool(torch.isfinite(positions).all()):
             raise ValueError("scale positions are not finite: a broken network")
         return table_indices(positions, self.scale_table.count).cpu().numpy()
 
     @staticmethod
-    def _reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:
+    def reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:
         # One expression for both sides: int32 symbols -> the means' dtype, plus the means.
         return torch.from_numpy(symbols).to(means) + means
 
@@ -519,13 +529,20 @@ class QuadtreeContextCodec(nn.Module):
     def pop(self, coder: AnsCoder, common_params: torch.Tensor) -> torch.Tensor:
         """``y_hat`` (1, C, H, W, float32) from a shared ANS stack, each step's parameters computed
         as it goes."""
+        return self.pop_bands(BandDecoder(coder, [], workers=1), [slice(None)], common_params)
+
+    def pop_bands(self, bands: BandDecoder, rows: list[slice], common_params: torch.Tensor) -> torch.Tensor:
+        """:meth:`pop` from row bands (:mod:`cmfr_codec.entropy.bands`): band ``k`` holds rows ``rows[k]``
+        of every step's subset."""
         _check_single_frame(common_params, "common_params")
         _, _, height, width = common_params.shape
         y_hat = common_params.new_zeros(1, self.channels, height, width, dtype=torch.float64)
         self._check_shapes(y_hat.shape, common_params)
         for step, codec in enumerate(self.step_codecs):
             positions, means = self._step_parameters(step, common_params, y_hat, coding=True)
-            y_hat = _scatter(y_hat, codec.pop(coder, positions, means), step)
+            indices = codec.indices(positions)
+            symbols = bands.pop(codec.distribution, codec.skip_below_index, [indices[..., band, :] for band in rows])
+            y_hat = _scatter(y_hat, codec.reconstruct(np.concatenate(symbols, axis=-2), means), step)
         return y_hat.to(torch.float32)
 
     def _step_parameters(self, step: int, common_params: torch.Tensor, y_hat: torch.Tensor,
@@ -576,29 +593,39 @@ def _scatter(full: torch.Tensor, subset: torch.Tensor, step: int) -> torch.Tenso
 
 @reproducible_inference()
 def compress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec, z: torch.Tensor,
-                             y: torch.Tensor, common_params: Callable[[torch.Tensor], torch.Tensor]
-                             ) -> tuple[torch.Tensor, bytes]:
-    """A hyper-latent ``z`` and the latent ``y`` it conditions, in ONE ANS stream.
+                             y: torch.Tensor, common_params: Callable[[torch.Tensor], torch.Tensor],
+                             stream: str) -> tuple[torch.Tensor, dict[str, bytes]]:
+    """A hyper-latent ``z`` and the latent ``y`` it conditions, as the sub-streams ``stream`` (and
+    ``stream_1``, ``stream_2``, ... when ``y`` is cut into row bands, :mod:`cmfr_codec.entropy.bands`).
 
-    ``common_params(z_hat)`` gives the quadtree's parameters.  ``y`` is pushed first and ``z``
-    last, so the decoder pops ``z``, computes the parameters, then pops ``y``; one stream
-    instead of two saves a stream's ANS tail and directory entry.  Returns (``y_hat``, bytes).
+    ``common_params(z_hat)`` gives the quadtree's parameters.  Each band holds its rows of the four
+    steps; band 0 also holds ``z``, pushed last so that the decoder pops it first, computes the
+    parameters, then pops ``y``.  One stream for ``z`` and ``y`` instead of two saves a stream's ANS
+    tail and directory entry.  Returns (``y_hat``, the sub-streams).
     """
     z_hat, z_symbols = z_codec.quantize(z)
     y_hat, coded = y_codec.quantize(y, common_params(z_hat))
-    coder = new_coder()
-    y_codec.push(coder, coded)
+    rows = coded[0][1].shape[-2]
+    count = band_count(rows, sum(int(np.count_nonzero(symbols)) for _, symbols, _ in coded))
+    bands = [[StepBand(codec.distribution, codec.skip_below_index, symbols[..., band, :], indices[..., band, :])
+              for codec, symbols, indices in coded] for band in band_rows(rows, count)]
+    data = encode_bands(bands, worker_count())
+    coder = open_coder(data[0])
     z_codec.push(coder, z_symbols)
-    return y_hat, coder_bytes(coder)
+    data[0] = coder_bytes(coder)
+    return y_hat, {band_stream_name(stream, band): band_data for band, band_data in enumerate(data)}
 
 
 @reproducible_inference()
-def decompress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec, data: bytes,
-                               z_size: tuple[int, int],
+def decompress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec,
+                               streams: dict[str, bytes], stream: str, z_size: tuple[int, int],
                                common_params: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """``y_hat`` from the stream :func:`compress_with_hyperprior` made."""
-    coder = open_coder(data)
-    z_hat = z_codec.pop(coder, z_size)
-    y_hat = y_codec.pop(coder, common_params(z_hat))
-    finish_decoding(coder)
+    """``y_hat`` from the sub-streams :func:`compress_with_hyperprior` made."""
+    coder = open_coder(streams[stream])
+    params = common_params(z_codec.pop(coder, z_size))
+    rows = params.shape[-2] // 2
+    count = coded_band_count(streams, stream, rows)
+    bands = BandDecoder(coder, [streams[band_stream_name(stream, band)] for band in range(1, count)], worker_count())
+    y_hat = y_codec.pop_bands(bands, band_rows(rows, count), params)
+    bands.finish()
     return y_hat

@@ -13,6 +13,7 @@ from clips import REPO, example_frames, random_tiny_codec, scaled_example_frames
 
 from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.determinism import reproducible_inference
+from cmfr_codec.entropy import bands
 from cmfr_codec.io import open_video
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.pipeline import frame_to_tensor, is_intra
@@ -60,6 +61,26 @@ def test_decoder_in_another_process_with_another_thread_count_reproduces_recon_b
     assert recon.read_bytes() == decoded.read_bytes()
     with BitstreamReader(stream) as reader:
         assert [info.frame_type.value for info in reader.scan()] == ["I", "P", "P", "P", "I", "P"]
+
+
+def test_row_bands_coded_by_worker_processes_decode_in_one_process_byte_for_byte(tiny_weights, tmp_path, run_cmfr,
+                                                                                  monkeypatch):
+    """A tiny model's latents are too small for bands, so the encoder is told to cut one per symbol:
+    every latent of a 256-row frame then has 2 bands, coded by 2 worker processes here and decoded by
+    one process in another."""
+    monkeypatch.setattr(bands, "SYMBOLS_PER_BAND", 1)
+    monkeypatch.setenv("CMFR_THREADS", "2")
+    source = write_raw_yuv(tmp_path / "clip_96x256_25.yuv", scaled_example_frames(3, 96, 256))
+    stream, recon, decoded = tmp_path / "clip.bin", tmp_path / "recon.yuv", tmp_path / "decoded.yuv"
+    encoded = run_cmfr("encode", source, stream, "--model", tiny_weights, "--recon", recon, "--quality", "40")
+    assert encoded.exit_code == 0, encoded.stderr
+    with BitstreamReader(stream) as reader:
+        assert reader.header.substream_names == ("frame", "frame_1", "motion", "motion_1")
+        assert [sorted(record.substreams) for record in reader] == [["frame", "frame_1"]] + 2 * [
+            ["frame", "frame_1", "motion", "motion_1"]]
+    done = _cmfr("decode", stream, decoded, "--model", tiny_weights, threads=1)
+    assert done.returncode == 0, done.stderr
+    assert recon.read_bytes() == decoded.read_bytes()
 
 
 def test_a_size_off_the_model_grid_round_trips_and_is_cropped_back(tiny_weights, tmp_path, run_cmfr):
