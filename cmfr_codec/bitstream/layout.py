@@ -27,7 +27,7 @@ from cmfr_codec.bitstream.records import (
 )
 from cmfr_codec.errors import BitstreamError
 
-FORMAT_VERSION: tuple[int, int] = (2, 0)
+FORMAT_VERSION: tuple[int, int] = (3, 0)
 MAGIC = b"CMFR"
 END_MAGIC = b"CMFE"
 
