@@ -23,20 +23,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clips import example_frames, random_tiny_codec, write_raw_yuv
+from clips import example_frames, random_tiny_codec, scaled_example_frames, write_raw_yuv
 
 from cmfr_codec.bitstream import BitstreamReader
+from cmfr_codec.entropy import bands
 from cmfr_codec.errors import BitstreamError
 from cmfr_codec.io import open_video
 from cmfr_codec.pipeline import decode_video, encode_video
 from cmfr_codec.weights import LoadedModel, load_model, save_weights
 
 SEED_SETTINGS = (
-    # width, height, frames, intra period, quality index
-    (64, 64, 4, 2, 40),
-    (72, 40, 3, 0, 10),
-    (96, 64, 3, 2, 63),
+    # width, height, frames, intra period, quality index, row bands forced
+    (64, 64, 4, 2, 40, False),
+    (72, 40, 3, 0, 10, False),
+    (96, 64, 3, 2, 63, False),
+    (64, 256, 2, 0, 40, True),
 )
+"""The last seed's latents are cut into 2 row bands each (sub-streams ``frame_1``, ``motion_1``): the
+tiny model codes too few symbols for the encoder to ask for them, so the seed forces one band per symbol
+(and, as the example clip has 240 rows, it is the clip scaled rather than cropped)."""
 CASE_SECONDS = 60.0
 OUTCOMES = ("decoded", "BitstreamError", "failure")
 
@@ -159,13 +164,19 @@ class Seed:
 def make_seeds(model: LoadedModel, folder: Path) -> list[Seed]:
     """Real bitstreams: the example clip cut to small sizes, encoded by the pipeline with ``model``."""
     seeds = []
-    for width, height, frame_count, intra_period, quality in SEED_SETTINGS:
+    for width, height, frame_count, intra_period, quality, banded in SEED_SETTINGS:
         name = f"seed_{width}x{height}_25"
-        source = write_raw_yuv(folder / f"{name}.yuv", example_frames(frame_count, width, height))
-        with open_video(source) as reader:
-            encode_video(reader, folder / f"{name}.bin", model, quality, intra_period)
-        seeds.append(Seed(f"{width}x{height}, {frame_count} frames, intra period {intra_period}, q{quality}",
-                          (folder / f"{name}.bin").read_bytes()))
+        frames = (scaled_example_frames if banded else example_frames)(frame_count, width, height)
+        source = write_raw_yuv(folder / f"{name}.yuv", frames)
+        per_band = bands.SYMBOLS_PER_BAND
+        bands.SYMBOLS_PER_BAND = 1 if banded else per_band
+        try:
+            with open_video(source) as reader:
+                encode_video(reader, folder / f"{name}.bin", model, quality, intra_period)
+        finally:
+            bands.SYMBOLS_PER_BAND = per_band
+        seeds.append(Seed(f"{width}x{height}, {frame_count} frames, intra period {intra_period}, q{quality}"
+                          + (", row bands" if banded else ""), (folder / f"{name}.bin").read_bytes()))
     return seeds
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fuzzing import MUTATIONS, Seed, cases, decode_file, make_seeds, parse, run_case, tiny_model
 
+from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.errors import InputError
 from cmfr_codec.pipeline import DEFAULT_MAX_DECODE_PIXELS, MAX_DECODE_PIXELS_VARIABLE
 from cmfr_codec.weights import LoadedModel
@@ -47,6 +48,12 @@ def test_the_seeds_decode(model: LoadedModel, seeds: list[Seed], folder: Path) -
 
 
 @pytest.mark.parametrize("kind", MUTATIONS)
+def test_the_last_seed_codes_its_latents_in_row_bands(seeds: list[Seed], folder: Path) -> None:
+    with BitstreamReader(folder / "seed_64x256_25.bin") as reader:
+        assert [sorted(record.substreams) for record in reader] == [
+            ["frame", "frame_1"], ["frame", "frame_1", "motion", "motion_1"]]
+
+
 def test_a_mutated_bitstream_decodes_or_fails_with_a_bitstream_error(
     kind: str, model: LoadedModel, seeds: list[Seed], folder: Path
 ) -> None:
