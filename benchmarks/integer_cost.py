@@ -44,7 +44,7 @@ from pathlib import Path
 
 import torch
 
-from cmfr_codec.evaluation.bdrate import bd_rate
+from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import ModelConfig
 from cmfr_codec.models.integer import IntegerNetwork
@@ -66,7 +66,6 @@ RUN = ROOT / "runs" / "integer-cost"
 VARIANTS = ("integer", "float")
 STAGES = ("intra", "inter-rate")
 EXAMPLE_CLIP = ROOT / "examples" / "city_416x240_25fps.mkv"
-BD_METRIC = "psnr_yuv"
 
 
 # -- prepare ------------------------------------------------------------------------------------
@@ -248,65 +247,6 @@ def eval_command(inputs: list[Path], weights: Path, report: Path, frames: int, q
             "--output", str(report), "--resume"]
 
 
-def rd_points(report: dict, frame_type: str | None = None) -> dict[str, dict[int, tuple[float, float]]]:
-    """``{sequence: {quality index: (bpp, PSNR-YUV)}}`` of a ``cmfr eval`` report.
-
-    With ``frame_type`` ("I" or "P"), the means over that type's frames only (from the per-frame rows).
-    """
-    points: dict[str, dict[int, tuple[float, float]]] = {}
-    for entry in report["results"]:
-        if frame_type is None:
-            point = (entry["bpp"], entry[BD_METRIC])
-        else:
-            frames = [frame for frame in entry["per_frame"] if frame["type"] == frame_type]
-            point = tuple(sum(frame[key] for frame in frames) / len(frames) for key in ("bpp", BD_METRIC))
-        points.setdefault(entry["sequence"], {})[entry["quality"]] = point
-    return points
-
-
-def compare(float_points: dict[str, dict[int, tuple[float, float]]],
-            integer_points: dict[str, dict[int, tuple[float, float]]]) -> dict:
-    """Per-sequence and class-average BD-rates (PSNR-YUV) of the integer model against the float one."""
-    sequences = sorted(set(float_points) & set(integer_points))
-    qualities = sorted(set.intersection(*(set(points[name]) for points in (float_points, integer_points)
-                                          for name in sequences)))
-    per_sequence = {}
-    for name in sequences:
-        value, note = bd_rate(list(float_points[name].values()), list(integer_points[name].values()))
-        per_sequence[name] = {"bd_rate": value, "note": note}
-
-    def average(points: dict) -> list[tuple[float, float]]:
-        return [tuple(sum(points[name][quality][part] for name in sequences) / len(sequences) for part in (0, 1))
-                for quality in qualities]
-
-    value, note = bd_rate(average(float_points), average(integer_points))
-    return {"sequences": sequences, "qualities": qualities, "per_sequence": per_sequence,
-            "class_curve": {"bd_rate": value, "note": note}}
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.1f} %"
-
-
-def table(float_points: dict, integer_points: dict, comparison: dict) -> str:
-    """A Markdown table: per sequence and quality index, both models' bpp and PSNR-YUV."""
-    lines = ["| clip | q | float bpp | float PSNR-YUV dB | integer bpp | integer PSNR-YUV dB | rate, integer vs float | PSNR, integer - float |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name in comparison["sequences"]:
-        for quality in comparison["qualities"]:
-            (float_bpp, float_psnr), (integer_bpp, integer_psnr) = float_points[name][quality], integer_points[name][quality]
-            lines.append(f"| {name} | {quality} | {float_bpp:.4f} | {float_psnr:.3f} | {integer_bpp:.4f} | "
-                         f"{integer_psnr:.3f} | {100 * (integer_bpp / float_bpp - 1):+.1f} % | "
-                         f"{integer_psnr - float_psnr:+.3f} dB |")
-    lines += ["", "| BD-rate (PSNR-YUV, pchip) of the integer model against the float model | value |", "| --- | --- |"]
-    for name, result in comparison["per_sequence"].items():
-        lines.append(f"| {name} | {_percent(result['bd_rate'])}{'' if result['note'] is None else ' (' + result['note'] + ')'} |")
-    result = comparison["class_curve"]
-    lines.append(f"| mean curve of the {len(comparison['sequences'])} clips | {_percent(result['bd_rate'])}"
-                 f"{'' if result['note'] is None else ' (' + result['note'] + ')'} |")
-    return "\n".join(lines)
-
-
 def training_summary(run: Path) -> str:
     """Last training and validation rows of each variant and stage, and the wall time each took."""
     lines = ["| variant | stage | steps | wall | last train loss | validation bpp | validation PSNR dB |",
@@ -340,14 +280,14 @@ def evaluate(run: Path, inputs: list[Path], frames: int, qualities: str, intra_p
         reports[variant] = json.loads(report.read_text())
     points = {variant: rd_points(report) for variant, report in reports.items()}
     comparison = compare(points["float"], points["integer"])
-    print(table(points["float"], points["integer"], comparison))
+    print(table(points["float"], points["integer"], comparison, VARIANTS[::-1]))
     print()
     by_type = {}
     for frame_type in ("I", "P"):
         typed = {variant: rd_points(report, frame_type) for variant, report in reports.items()}
         by_type[frame_type] = compare(typed["float"], typed["integer"])
         print(f"{frame_type}-frames only (means over the {frame_type}-frames of each sequence):")
-        print(table(typed["float"], typed["integer"], by_type[frame_type]))
+        print(table(typed["float"], typed["integer"], by_type[frame_type], VARIANTS[::-1]))
         print()
     print(training_summary(run))
     summary = {"points": {variant: {name: {str(quality): point for quality, point in sequence.items()}

@@ -1,0 +1,70 @@
+"""Do new weights beat the shipped ones?  Both coded with ``cmfr eval`` on the held-out clips, one BD-rate.
+
+    python benchmarks/compare_weights.py --candidate runs/s/cascade/cmfr-s.intra.cmfrw
+        [--baseline cmfr-s] [--frames 32] [--qualities 0,21,42,63] [--run runs/compare] [INPUT ...]
+
+The inputs default to the validation split's clips (docs/data.md): the example clip (cut from
+cityCC0.mpg) and, when ``cmfr data fetch`` has fetched it, bikes.mp4.  Each model codes them with
+``cmfr eval --codecs cmfr`` (intra period 32, the eval default) into ``RUN/baseline.json`` and
+``RUN/candidate.json`` (``--resume``: points already there are kept, so rerun after a change of
+weights with a fresh ``--run``).  It prints both models' RD points and the BD-rate (PSNR-YUV) of the
+candidate against the baseline per clip and on the mean curve, and ends with one verdict line:
+the candidate is better when that mean-curve BD-rate is negative.  When the curves share no PSNR
+range, BD-rate is undefined and the verdict says so; the table still shows which curve lies above.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CLIP = ROOT / "examples" / "city_416x240_25fps.mkv"
+
+
+def validation_clips() -> list[Path]:
+    bikes = ROOT / "data" / "sources" / "bikes.mp4"
+    return [EXAMPLE_CLIP, *([bikes] if bikes.is_file() else [])]
+
+
+def evaluate(weights: str, inputs: list[Path], report: Path, frames: int, qualities: str) -> dict:
+    command = ["eval", *map(str, inputs), "--codecs", "cmfr", "--model", weights, "--qualities", qualities,
+               "--frames", str(frames), "--no-msssim", "--output", str(report), "--resume"]
+    print("cmfr " + " ".join(command), flush=True)
+    subprocess.run([sys.executable, "-m", "cmfr_codec", *command], check=True, cwd=ROOT)
+    return json.loads(report.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("inputs", nargs="*", type=Path, help="clips (default: the validation clips)")
+    parser.add_argument("--baseline", default="cmfr-s", help="installed model name or weights file (default: cmfr-s)")
+    parser.add_argument("--candidate", required=True, help="weights file of the model to judge")
+    parser.add_argument("--frames", type=int, default=32, help="frames per clip (default: 32)")
+    parser.add_argument("--qualities", default="0,21,42,63", help="quality indices (default: 0,21,42,63)")
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "compare", help="report folder (default: runs/compare)")
+    arguments = parser.parse_args(argv)
+    inputs = arguments.inputs or validation_clips()
+    arguments.run.mkdir(parents=True, exist_ok=True)
+    points = {label: rd_points(evaluate(weights, inputs, arguments.run / f"{label}.json", arguments.frames,
+                                        arguments.qualities))
+              for label, weights in (("baseline", arguments.baseline), ("candidate", arguments.candidate))}
+    comparison = compare(points["baseline"], points["candidate"])
+    print(table(points["baseline"], points["candidate"], comparison, ("baseline", "candidate")))
+    result = comparison["class_curve"]
+    if result["bd_rate"] is None:
+        print(f"verdict: undecided, BD-rate undefined ({result['note']})")
+    else:
+        better = result["bd_rate"] < 0
+        print(f"verdict: the candidate is {'better' if better else 'not better'} "
+              f"(BD-rate {result['bd_rate']:+.1f} % on the mean curve)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Two cmfr models on the same clips: RD points from ``cmfr eval`` reports, and BD-rates between them.
+
+Used where a model must be judged against another with the same evaluation: the rate cost of the
+integer entropy path (``benchmarks/integer_cost.py``), whether new weights beat the shipped ones
+(``benchmarks/compare_weights.py``), the CMFR ablation.
+"""
+
+from __future__ import annotations
+
+from cmfr_codec.evaluation.bdrate import bd_rate
+
+BD_METRIC = "psnr_yuv"
+
+Points = dict[str, dict[int, tuple[float, float]]]
+"""``{sequence: {quality index: (bpp, PSNR-YUV)}}``."""
+
+
+def rd_points(report: dict, frame_type: str | None = None) -> Points:
+    """The RD points of a ``cmfr eval`` report (one codec, one model).
+
+    With ``frame_type`` ("I" or "P"), the means over that type's frames only (from the per-frame rows).
+    """
+    points: Points = {}
+    for entry in report["results"]:
+        if frame_type is None:
+            point = (entry["bpp"], entry[BD_METRIC])
+        else:
+            frames = [frame for frame in entry["per_frame"] if frame["type"] == frame_type]
+            point = tuple(sum(frame[key] for frame in frames) / len(frames) for key in ("bpp", BD_METRIC))
+        points.setdefault(entry["sequence"], {})[entry["quality"]] = point
+    return points
+
+
+def compare(baseline: Points, candidate: Points) -> dict:
+    """Per-sequence and class-average BD-rates (PSNR-YUV) of ``candidate`` against ``baseline``.
+
+    The class curve averages bpp and PSNR over the sequences at each quality index both have.
+    """
+    sequences = sorted(set(baseline) & set(candidate))
+    qualities = sorted(set.intersection(*(set(points[name]) for points in (baseline, candidate)
+                                          for name in sequences)))
+    per_sequence = {}
+    for name in sequences:
+        value, note = bd_rate(list(baseline[name].values()), list(candidate[name].values()))
+        per_sequence[name] = {"bd_rate": value, "note": note}
+
+    def average(points: Points) -> list[tuple[float, float]]:
+        return [tuple(sum(points[name][quality][part] for name in sequences) / len(sequences) for part in (0, 1))
+                for quality in qualities]
+
+    value, note = bd_rate(average(baseline), average(candidate))
+    return {"sequences": sequences, "qualities": qualities, "per_sequence": per_sequence,
+            "class_curve": {"bd_rate": value, "note": note}}
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f} %"
+
+
+def _with_note(result: dict) -> str:
+    return _percent(result["bd_rate"]) + ("" if result["note"] is None else f" ({result['note']})")
+
+
+def table(baseline: Points, candidate: Points, comparison: dict, labels: tuple[str, str]) -> str:
+    """Markdown: per sequence and quality index both models' bpp and PSNR-YUV, then the BD-rates."""
+    first, second = labels
+    lines = [f"| clip | q | {first} bpp | {first} PSNR-YUV dB | {second} bpp | {second} PSNR-YUV dB | "
+             f"rate, {second} vs {first} | PSNR, {second} - {first} |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name in comparison["sequences"]:
+        for quality in comparison["qualities"]:
+            (base_bpp, base_psnr), (new_bpp, new_psnr) = baseline[name][quality], candidate[name][quality]
+            lines.append(f"| {name} | {quality} | {base_bpp:.4f} | {base_psnr:.3f} | {new_bpp:.4f} | {new_psnr:.3f} | "
+                         f"{100 * (new_bpp / base_bpp - 1):+.1f} % | {new_psnr - base_psnr:+.3f} dB |")
+    lines += ["", f"| BD-rate (PSNR-YUV, pchip) of the {second} model against the {first} model | value |",
+              "| --- | --- |"]
+    for name, result in comparison["per_sequence"].items():
+        lines.append(f"| {name} | {_with_note(result)} |")
+    lines.append(f"| mean curve of the {len(comparison['sequences'])} clips | {_with_note(comparison['class_curve'])} |")
+    return "\n".join(lines)

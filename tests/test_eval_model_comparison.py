@@ -1,0 +1,40 @@
+"""Two models' RD points from cmfr eval reports, and the BD-rate that judges one against the other."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
+
+
+def report(rates: list[float], psnrs: list[float]) -> dict:
+    """A cmfr eval report of one clip at the four anchors, with one I-frame and one P-frame per entry."""
+    results = []
+    for quality, bpp, psnr in zip((0, 21, 42, 63), rates, psnrs, strict=True):
+        per_frame = [{"type": "I", "bpp": 3 * bpp, "psnr_yuv": psnr + 1}, {"type": "P", "bpp": bpp / 3, "psnr_yuv": psnr - 1}]
+        results.append({"sequence": "clip", "quality": quality, "bpp": bpp, "psnr_yuv": psnr, "per_frame": per_frame})
+    return {"results": results}
+
+
+def test_rd_points_read_the_sequence_means_or_one_frame_type():
+    points = rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]))
+    assert points == {"clip": {0: (0.1, 30), 21: (0.2, 32), 42: (0.4, 34), 63: (0.8, 36)}}
+    assert rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]), "P")["clip"][0] == pytest.approx((0.1 / 3, 29))
+
+
+def test_a_candidate_needing_fewer_bits_for_the_same_quality_has_a_negative_bd_rate():
+    baseline = rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]))
+    candidate = rd_points(report([0.08, 0.16, 0.32, 0.64], [30, 32, 34, 36]))
+    comparison = compare(baseline, candidate)
+    assert comparison["class_curve"]["bd_rate"] == pytest.approx(-20.0, abs=0.1)
+    assert compare(candidate, baseline)["class_curve"]["bd_rate"] == pytest.approx(25.0, abs=0.1)
+    text = table(baseline, candidate, comparison, ("old", "new"))
+    assert "| clip | 0 | 0.1000 | 30.000 | 0.0800 | 30.000 | -20.0 % | +0.000 dB |" in text
+    assert "| mean curve of the 1 clips | -20.0 % |" in text
+
+
+def test_curves_without_a_common_quality_range_have_no_bd_rate():
+    baseline = rd_points(report([0.1, 0.2, 0.4, 0.8], [20, 21, 22, 23]))
+    candidate = rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]))
+    result = compare(baseline, candidate)["class_curve"]
+    assert result["bd_rate"] is None and result["note"]
