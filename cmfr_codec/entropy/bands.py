@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing
+import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -217,7 +221,7 @@ def _coder(distribution: str):
 
 
 class Answer:
-    """One call's result from a worker process, read from its pipe when first asked for."""
+    """One call's result from a worker process, read from its socket when first asked for."""
 
     def __init__(self, batch: _Batch, position: int):
         self._batch, self._position = batch, position
@@ -240,24 +244,27 @@ class _Batch:
 
 
 class _WorkerPool:
-    """Worker processes, each serving one pipe: a message is a function and a list of argument
+    """Worker processes, each serving one socket: a message is a function and a list of argument
     tuples, the answer the list of results.
 
     constriction holds the GIL, so messages are sent from the calling thread (a feeder thread
     would wait for the GIL behind the caller's own coding).  A worker gets at most one message at
     a time: before another is sent, its last answer is read, so neither side can block the other
-    on a full pipe.
+    on a full socket buffer.
     """
 
     def __init__(self, processes: int):
-        context = multiprocessing.get_context("spawn")  # forking a process that runs torch's threads can deadlock
         self.connections, self.processes, self.pending = [], [], []
         for _ in range(processes):
-            parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child,), daemon=True, name="cmfr-entropy")
-            process.start()
-            child.close()
-            self.connections.append(parent)
+            ours, theirs = socket.socketpair()
+            # A fresh interpreter that imports this module only: neither a fork of a process running
+            # torch's threads (which can deadlock) nor multiprocessing's spawn (which re-runs the
+            # caller's main script, so a script without a __main__ guard would fail).
+            command = [sys.executable, "-c", f"from {__name__} import serve; serve({theirs.fileno()})"]
+            process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_child_environment())
+            theirs.close()
+            self.connections.append(Connection(ours.detach()))
             self.processes.append(process)
             self.pending.append(None)
 
@@ -293,9 +300,18 @@ class _WorkerPool:
         for connection in self.connections:
             connection.close()
         for process in self.processes:
-            process.join(timeout=1)
-            if process.is_alive():
-                process.terminate()
+            try:
+                process.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _child_environment() -> dict[str, str]:
+    """The worker's environment: this one, with this interpreter's import path (so the package is
+    found also when it runs from a source tree that is not installed)."""
+    paths = [path for path in sys.path if path]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _runs(count: int, parts: int) -> list[tuple[int, int]]:
@@ -304,10 +320,11 @@ def _runs(count: int, parts: int) -> list[tuple[int, int]]:
     return [(start, stop) for start, stop in zip(bounds, bounds[1:], strict=False) if stop > start]
 
 
-def _serve(connection) -> None:
-    """A worker process: answer messages until the parent closes the pipe."""
+def serve(descriptor: int) -> None:
+    """A worker process: answer the messages on the socket ``descriptor`` until the parent closes it."""
+    connection = Connection(descriptor)
     # Ctrl-C reaches every process of the terminal's group: the parent stops the run (one line, no
-    # partial file) and closes the pipes; a worker printing its own traceback would only add noise.
+    # partial file) and closes the sockets; a worker printing its own traceback would only add noise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
