@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -27,6 +32,7 @@ from cmfr_codec.models.latent_codecs import (
 )
 
 CHANNELS = 8
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 16, 34, 135])
@@ -159,3 +165,29 @@ def test_the_band_count_follows_the_nonzero_symbols(latent_codecs, monkeypatch):
     banded_y_hat, banded = _code(latent_codecs, z, y, common_params, workers=1)
     assert len(banded) == band_limit(16) and torch.equal(banded_y_hat, y_hat)
     assert torch.equal(_decode(latent_codecs, banded, z, common_params, workers=2), y_hat)
+
+
+SCRIPT_WITHOUT_MAIN_GUARD = """
+import numpy as np
+from cmfr_codec.entropy.bands import BandDecoder, StepBand, encode_bands
+from cmfr_codec.entropy import open_coder
+rng = np.random.default_rng(0)
+indices = rng.integers(0, 64, (1, 4, 8, 6)).astype(np.int32)
+symbols = rng.integers(-3, 4, indices.shape).astype(np.int32)
+bands = [[StepBand("gaussian", 0, symbols[..., rows, :], indices[..., rows, :])] for rows in (slice(0, 4), slice(4, 8))]
+data = encode_bands(bands, workers=2)
+decoder = BandDecoder(open_coder(data[0]), data[1:], workers=2)
+decoded = np.concatenate(decoder.pop("gaussian", 0, [indices[..., :4, :], indices[..., 4:, :]]), axis=-2)
+decoder.finish()
+print("same" if np.array_equal(decoded, symbols) else "different")
+"""
+
+
+def test_worker_processes_start_from_a_script_without_a_main_guard(tmp_path):
+    """multiprocessing's spawn would re-run such a script in every worker; the workers must not."""
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT_WITHOUT_MAIN_GUARD)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "same"
