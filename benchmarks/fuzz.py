@@ -2,8 +2,9 @@
 
     python benchmarks/fuzz.py [--cases 10000] [--seed 0] [--model NAME|PATH]
 
-Seeds are the example clip cut to 64x64, 72x40 and 96x64 (3-4 frames), encoded by the
-pipeline with a randomly initialised tiny model (fixed seed), or with ``--model``.  Each case
+Seeds are the example clip cut to 64x64, 72x40 and 96x64 (3-4 frames) and scaled to 64x256 (2
+frames, its latents in row bands), encoded by the pipeline with a randomly initialised tiny model
+(fixed seed), or with ``--model``.  Each case
 applies one mutation (the kinds are taken in turn) and runs what ``cmfr decode`` runs once
 its weights are loaded.  A case passes when it decodes or raises ``BitstreamError``;
 anything else, or a case running longer than ``--case-seconds``, is a failure, and the exit

@@ -477,7 +477,8 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
         export.eval()
         export.update_tables()
         weights = save_weights(export, folder / codec.config.name)
-        settings.report(f"{stage.name}: {step - start} steps to step {step}; weights {weights.intra}")
+        minutes = (time.monotonic() - started) / 60
+        settings.report(f"{stage.name}: {step - start} steps to step {step} in {minutes:.1f} min; weights {weights.intra}")
     return StageResult(stage.name, step - start, weights, checkpoint_path)
 
 
