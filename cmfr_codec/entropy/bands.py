@@ -4,11 +4,11 @@ constriction holds the GIL while it codes, so threads cannot share the work; pro
 latent's quadtree steps (each a ``(1, C, H, W)`` subset) are cut into ``count`` bands of whole
 rows (:func:`band_rows`); band ``k`` of every step goes onto its own ANS stack, so the bands code
 and decode independently (the decoder's step networks still run once per step on the whole
-latent, between the bands' pops).  Band 0 also carries the hyper-latent (pushed by the caller) and
-is coded by the calling process; bands 1.. go to a pool of worker processes when the caller has
-more than one worker (``--threads``).  The bytes depend only on the band count, never on who coded
-them.  The encoder may leave the workers' bands coding while its next frame's networks run
-(:func:`deferred_band_coding`).
+latent, between the bands' pops).  Band 0 also carries the hyper-latent (pushed by the caller).
+With ``--threads N``, the calling process codes the first run of consecutive bands (band 0's
+included) and ``N - 1`` worker processes the other runs.  The bytes depend only on the band count,
+never on who coded them.  The encoder may leave the workers' bands coding while its next frame's
+networks run (:func:`deferred_band_coding`).
 
 The count is the encoder's choice, bounded by :func:`band_limit` of the step's height: one band
 per :data:`SYMBOLS_PER_BAND` nonzero symbols (:func:`band_count`), so that a band's fixed cost
