@@ -314,7 +314,7 @@ def _print_comparison(report: dict[str, Any]) -> None:
     for point in report["class_points"]:
         points.add_row(
             escape(point["class"]), point["codec"], f"{QUALITY_NAMES[point['quality_kind']]} {point['quality']}",
-            str(point["sequences"]), *(_cell(template, point[key]) for key, _, template in POINT_COLUMNS),
+            str(point["sequences"]), *(_cell(template, point.get(key)) for key, _, template in POINT_COLUMNS),
         )
     console.print(points)
     bd = report["bd_rate"]

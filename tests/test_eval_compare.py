@@ -180,6 +180,13 @@ def test_jobs_in_two_processes_give_the_results_of_one(setup, tmp_path):
     assert _without_timings(json.loads(report.read_text())["results"]) == _without_timings(expected)
 
 
+def test_a_comparison_without_ms_ssim_prints_its_table_with_dashes(setup, run_cmfr):
+    result = run_cmfr("eval", setup["clip"], "--codecs", "x264", "--crf", "27,37", "--intra-period", INTRA_PERIOD,
+                      "--no-msssim")
+    assert result.exit_code == 0, result.stderr
+    assert "MS-SSIM-Y" in result.stdout and "PSNR-YUV" in result.stdout
+
+
 def test_resume_codes_only_the_jobs_the_report_lacks(setup, tmp_path):
     report = tmp_path / "report.json"
     shutil.copy(setup["report"], report)
