@@ -180,11 +180,12 @@ def test_jobs_in_two_processes_give_the_results_of_one(setup, tmp_path):
     assert _without_timings(json.loads(report.read_text())["results"]) == _without_timings(expected)
 
 
-def test_a_comparison_without_ms_ssim_prints_its_table_with_dashes(setup, run_cmfr):
+def test_a_comparison_without_ms_ssim_prints_dashes_and_plots_the_psnr_panels(setup, run_cmfr, tmp_path):
     result = run_cmfr("eval", setup["clip"], "--codecs", "x264", "--crf", "27,37", "--intra-period", INTRA_PERIOD,
-                      "--no-msssim")
+                      "--no-msssim", "--output", tmp_path / "report.json")
     assert result.exit_code == 0, result.stderr
     assert "MS-SSIM-Y" in result.stdout and "PSNR-YUV" in result.stdout
+    assert (tmp_path / "report.png").stat().st_size > 0
 
 
 def test_resume_codes_only_the_jobs_the_report_lacks(setup, tmp_path):

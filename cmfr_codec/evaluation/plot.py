@@ -18,7 +18,7 @@ def draw_rd_plot(report: dict[str, Any], path: Path) -> bool:
 
     points = report["class_points"]
     classes = list(dict.fromkeys(point["class"] for point in points))
-    panels = [panel for panel in PANELS if any(point[panel[0]] is not None for point in points)]
+    panels = [panel for panel in PANELS if any(point.get(panel[0]) is not None for point in points)]
     if not classes or not panels:
         return False
     codecs = list(dict.fromkeys(point["codec"] for point in points))
