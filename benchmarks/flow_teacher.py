@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import cv2
@@ -31,6 +29,10 @@ from cmfr_codec.io import open_video
 from cmfr_codec.models.motion import warp
 from cmfr_codec.training.flow_teacher import dis_flow_targets, full_resolution_luma, half_resolution_flow
 from cmfr_codec.training.losses import yuv_mse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from metrics import median_seconds  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
 PRESETS = ("ULTRAFAST", "FAST", "MEDIUM")
@@ -53,16 +55,6 @@ def example_snippet(crop: int) -> torch.Tensor:
             if index == 4:
                 break
     return torch.cat(pictures)
-
-
-def median_ms(call: Callable[[], object], repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def dis_flow(preset: str, current: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -103,9 +95,9 @@ def main() -> None:
     luma = full_resolution_luma(snippet)
     crop = arguments.crop
     for preset in PRESETS:
-        milliseconds = median_ms(lambda preset=preset: dis_flow(preset, luma[1], luma[0]), arguments.pairs)
+        milliseconds = 1000 * median_seconds(lambda preset=preset: dis_flow(preset, luma[1], luma[0]), arguments.pairs)
         print(f"DIS {preset:9s} {crop}x{crop} luma pair: {milliseconds:6.2f} ms")
-    milliseconds = median_ms(lambda: dis_flow_targets(snippet), arguments.pairs)
+    milliseconds = 1000 * median_seconds(lambda: dis_flow_targets(snippet), arguments.pairs)
     print(f"flow target of a 2-frame {crop}x{crop} snippet (dis_flow_targets): {milliseconds:6.2f} ms")
     for gap in (1, 4):
         errors = warping_errors(gap)

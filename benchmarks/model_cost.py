@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
 
@@ -28,6 +28,10 @@ from cmfr_codec.models.complexity import count_macs, count_parameters
 from cmfr_codec.models.config import preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.training.losses import lambda_for, yuv_mse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from metrics import median_seconds  # noqa: E402
 
 GRID_1080P = (544, 960)
 
@@ -64,13 +68,7 @@ def training_step_seconds(codec: CmfrCodec, steps: int) -> float:
         loss.backward()
         optimizer.step()
 
-    step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(step, steps)
 
 
 def main() -> None:
