@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from cmfr_codec.errors import InputError
 
@@ -91,10 +92,11 @@ def striped_convolutions() -> Iterator[None]:
 
 def active(x: torch.Tensor) -> bool:
     """Whether a convolution of ``x`` should run striped: inside :func:`striped_convolutions`,
-    on the CPU, one picture, no autograd, no autocast (both are per thread: the workers would
-    not see them)."""
+    on the CPU, one picture, no autograd, no autocast, no torch dispatch mode such as
+    ``FlopCounterMode`` (all are per thread: the workers would not see them)."""
     return (getattr(_state, "active", False) and x.device.type == "cpu" and x.dim() == 4
-            and x.shape[0] == 1 and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu"))
+            and x.shape[0] == 1 and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu")
+            and not is_in_torch_dispatch_mode())
 
 
 def stripes(rows: int) -> list[tuple[int, int]]:

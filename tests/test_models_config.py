@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.errors import ModelError
 from cmfr_codec.models.complexity import count_macs, count_parameters
 from cmfr_codec.models.config import (
@@ -20,6 +21,7 @@ from cmfr_codec.models.config import (
 )
 from cmfr_codec.models.inter import InterCodec
 from cmfr_codec.models.intra import IntraCodec
+from cmfr_codec.models.layers import conv3x3
 
 
 def test_a_config_survives_a_round_trip_through_a_dict():
@@ -174,3 +176,12 @@ def test_count_macs_counts_a_depthwise_convolution_per_group():
 
 def test_count_parameters_counts_weights_and_biases():
     assert count_parameters(torch.nn.Conv2d(2, 3, kernel_size=3)) == 3 * 2 * 3 * 3 + 3
+
+
+def test_count_macs_counts_convolutions_that_coding_runs_in_stripes():
+    """Coding runs tall convolutions in row stripes on worker threads, which a flop counter on the
+    calling thread would not see: under the counter they run whole, and count as the network's MACs."""
+    convolution = conv3x3(8, 8)
+    with reproducible_inference():
+        macs = count_macs(convolution, (torch.zeros(1, 8, 256, 32),))
+    assert macs == 256 * 32 * 8 * 8 * 3 * 3
