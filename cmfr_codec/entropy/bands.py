@@ -197,10 +197,8 @@ class BandDecoder:
 
 
 def _share(count: int, workers: int) -> tuple[list[int], list[int]]:
-    """Bands coded here and bands for worker processes: ``count`` bands in ``workers`` runs of
-    consecutive bands as equal as can be, the first run here."""
-    runs = max(1, min(count, workers))
-    local = count - (count * (runs - 1)) // runs
+    """Bands coded here and bands for worker processes: the first of :func:`_runs`' runs here."""
+    _, local = _runs(count, workers)[0]
     return list(range(local)), list(range(local, count))
 
 
