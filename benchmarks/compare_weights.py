@@ -28,6 +28,7 @@ EXAMPLE_CLIP = ROOT / "examples" / "city_416x240_25fps.mkv"
 
 
 def validation_clips() -> list[Path]:
+    """The validation split's clips (docs/data.md): the example clip, and bikes.mp4 once fetched."""
     bikes = ROOT / "data" / "sources" / "bikes.mp4"
     return [EXAMPLE_CLIP, *([bikes] if bikes.is_file() else [])]
 

@@ -61,11 +61,14 @@ from cmfr_codec.training.trainer import (
 )
 from cmfr_codec.weights import WeightsFiles, find_weights, load_model, save_weights
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare_weights import validation_clips  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "runs" / "integer-cost"
 VARIANTS = ("integer", "float")
 STAGES = ("intra", "inter-rate")
-EXAMPLE_CLIP = ROOT / "examples" / "city_416x240_25fps.mkv"
 
 
 # -- prepare ------------------------------------------------------------------------------------
@@ -226,12 +229,6 @@ def train(variant: str, budget: Budget, run: Path) -> Path:
 
 # -- evaluate -----------------------------------------------------------------------------------
 
-def default_inputs() -> list[Path]:
-    """Held-out clips: the example clip (cut from cityCC0.mpg) and, when fetched, bikes.mp4 (docs/data.md)."""
-    bikes = ROOT / "data" / "sources" / "bikes.mp4"
-    return [EXAMPLE_CLIP, *([bikes] if bikes.is_file() else [])]
-
-
 def final_weights(run: Path, variant: str) -> Path:
     weights = _stage_weights(run, variant, STAGES[-1])
     if weights is None:
@@ -335,7 +332,7 @@ def main() -> None:
                         arguments.validation_clips, arguments.workers)
         train(arguments.variant, budget, arguments.run)
     else:
-        evaluate(arguments.run, arguments.inputs or default_inputs(), arguments.frames, arguments.qualities,
+        evaluate(arguments.run, arguments.inputs or validation_clips(), arguments.frames, arguments.qualities,
                  arguments.intra_period)
 
 
