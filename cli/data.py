@@ -142,6 +142,15 @@ def _names(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     "(default: the split sources.json gives: cityCC0.mpg, bikes.mp4, coffee.png).",
 )
 @click.option(
+    "--dense",
+    callback=_names,
+    metavar="FILES",
+    default="",
+    show_default="none",
+    help="Comma-separated training videos whose clips are packed back to back whatever --spacing says "
+    "(for short sources, e.g. cityCC0.mpg).",
+)
+@click.option(
     "--qp",
     type=click.IntRange(0, 51),
     default=14,
@@ -164,6 +173,7 @@ def prepare(
     spacing: float,
     validation_spacing: float,
     validation: tuple[str, ...] | None,
+    dense: tuple[str, ...],
     qp: int,
     max_frames: int | None,
 ) -> None:
@@ -189,6 +199,7 @@ def prepare(
         qp=qp,
         validation=validation,
         max_frames=max_frames,
+        dense=dense,
     )
     started = time.monotonic()
     with frame_progress() as progress:

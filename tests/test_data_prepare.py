@@ -142,6 +142,20 @@ def test_an_unknown_validation_name_is_refused(sources: Path, tmp_path: Path):
         prepare(sources, tmp_path / "set", PrepareSettings(validation=("nosuch.mp4",)))
 
 
+def test_dense_videos_pack_their_clips_back_to_back_whatever_the_spacing(sources: Path, tmp_path: Path):
+    spaced = PrepareSettings(**{**SMALL.__dict__, "spacing": 0.4})
+    assert prepare(sources, tmp_path / "spaced", spaced)["sources"][0]["clip_starts"] == [0, 10]
+    dense = prepare(sources, tmp_path / "dense", PrepareSettings(**{**spaced.__dict__, "dense": ("two_shots.mkv",)}))
+    assert dense["sources"][0]["clip_starts"] == [0, 3, 6, 10, 13, 16]
+    assert dense["settings"]["dense"] == ["two_shots.mkv"]
+
+
+def test_only_source_videos_can_be_dense(sources: Path, tmp_path: Path):
+    for name in ("nosuch.mp4", "photo.png"):
+        with pytest.raises(InputError, match=f"--dense names {name}, which is not among the source videos"):
+            prepare(sources, tmp_path / "set", PrepareSettings(dense=(name,)))
+
+
 def test_a_failed_run_leaves_no_set_and_no_temporary_folder(sources: Path, tmp_path: Path):
     broken = tmp_path / "broken"
     broken.mkdir()

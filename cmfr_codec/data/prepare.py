@@ -69,6 +69,9 @@ class PrepareSettings:
     qp: int = DEFAULT_QP
     validation: tuple[str, ...] | None = None
     max_frames: int | None = None
+    dense: tuple[str, ...] = ()
+    """Training videos whose clips are packed back to back whatever ``spacing`` says: short camera
+    clips, so that a few seconds of them give more than a handful of clips."""
 
     def check(self) -> None:
         for option, value in (("--size", self.size), ("--still-size", self.still_size)):
@@ -125,6 +128,7 @@ def prepare(sources: Path, dest: Path, settings: PrepareSettings | None = None, 
     tracker = tracker or Tracker()
     entries = read_index(sources)
     splits = _splits(entries, settings.validation)
+    _check_dense(entries, settings.dense)
     check_destination(dest)
     stems = [Path(entry["name"]).stem for entry in entries]
     if len(set(stems)) != len(stems):
@@ -165,6 +169,13 @@ def _splits(entries: list[dict], validation: tuple[str, ...] | None) -> dict[str
     if unknown:
         raise InputError(f"--validation names {', '.join(unknown)}, which is not among the sources ({', '.join(names)})")
     return {name: VALIDATION if name in validation else TRAIN for name in names}
+
+
+def _check_dense(entries: list[dict], dense: tuple[str, ...]) -> None:
+    videos = [entry["name"] for entry in entries if entry["kind"] == VIDEO]
+    unknown = sorted(set(dense) - set(videos))
+    if unknown:
+        raise InputError(f"--dense names {', '.join(unknown)}, which is not among the source videos ({', '.join(videos)})")
 
 
 def _check_source(sources: Path, entry: dict) -> None:
@@ -232,7 +243,10 @@ def _prepare_video(path: Path, split: str, settings: PrepareSettings, folder: Pa
         source_width, source_height = stream.codec_context.width, stream.codec_context.height
         fps = Fraction(stream.average_rate or stream.guessed_rate or 25)
         width, height = prepared_size(source_width, source_height, settings.size)
-        spacing = settings.validation_spacing if split == VALIDATION else settings.spacing
+        if split == VALIDATION:
+            spacing = settings.validation_spacing
+        else:
+            spacing = 0.0 if path.name in settings.dense else settings.spacing
         detector = SceneCutDetector()
         selector: ClipSelector[np.ndarray] = ClipSelector(settings.clip_frames, round(spacing * fps))
         shard = _LazyShard(folder, _shard_name(split, VIDEO, path), width, height, fps, settings.qp, settings.clip_frames)
@@ -343,6 +357,7 @@ def _manifest(settings: PrepareSettings, records: list[dict], shards: list[dict]
         }
     recorded = asdict(settings)
     recorded["validation"] = sorted(record["name"] for record in records if record["split"] == VALIDATION)
+    recorded["dense"] = sorted(settings.dense)
     return {
         "format": MANIFEST_FORMAT,
         "layout": LAYOUT,
