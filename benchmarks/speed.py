@@ -1,7 +1,7 @@
 """Encode and decode frame rates of cmfr next to x264 and x265, split into network, entropy coding and I/O.
 
     python benchmarks/speed.py [--models cmfr-s[,cmfr-base]] [--sizes 1920x1080,1280x720,832x480]
-        [--frames 8] [--device auto|cpu|cuda] [--precisions fp32] [--quality 32] [--crf 32]
+        [--frames 8] [--device auto|cpu|cuda] [--presets medium,fast] [--quality 32] [--crf 32]
         [--intra-period 32] [--baselines x264,x265] [--workdir DIR] [--write-docs]
 
 Frames are the example clip scaled to each size with PyAV (real content), written once to a raw
@@ -22,7 +22,10 @@ automatic thread count); their packets go to a file as length-prefixed records a
 before decoding.  Their time is split into I/O and the codec itself.  Baselines run on the CPU.
 
 ``--device auto`` measures cmfr on the CPU and, when torch sees a usable GPU, on the GPU too.
-``--precisions`` names the precision column; the networks run fp32 only today.  A model named in
+``--presets`` names cmfr's encoder presets to measure (cmfr_codec/presets.py): ``medium`` runs every
+network in fp32; ``fast`` runs the encoder-only networks in bf16 where the device has it natively
+(the preset column then reads "fast (bf16)", else "fast (fp32)") and estimates motion at half
+resolution.  Decoding is the same networks in fp32 whatever the preset.  A model named in
 ``--models`` that has no installed weights but is a preset (cmfr-base today) is built randomly
 initialised (seed 0) and marked "untrained": its networks cost what trained ones would, its
 entropy coders code other symbols.  Each configuration codes and decodes two frames once,
@@ -62,10 +65,13 @@ from cmfr_codec.evaluation.settings import DEFAULT_INTRA_PERIOD, DEFAULT_PRESET
 from cmfr_codec.io import VideoInfo, YuvFrame, create_video_writer, open_video, parse_size
 from cmfr_codec.io.pyav import frame_planes
 from cmfr_codec.models import latent_codecs
+from cmfr_codec.models.analysis import native_bfloat16
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS
 from cmfr_codec.models.stripes import worker_count
 from cmfr_codec.pipeline import PendingRecord, SequenceDecoder, SequenceEncoder, substream_names
+from cmfr_codec.presets import DEFAULT_PRESET as DEFAULT_CMFR_PRESET
+from cmfr_codec.presets import PRESETS as ENCODER_PRESETS
 from cmfr_codec.weights import LoadedModel, WeightsFiles, find_weights, load_model, save_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +80,6 @@ DOCS = REPO / "docs" / "performance.md"
 DOCS_BEGIN, DOCS_END = "<!-- speed-table:begin -->", "<!-- speed-table:end -->"
 
 BASELINE_CODECS = ("x264", "x265")
-PRECISIONS = ("fp32",)
-"""Precisions the networks run in today; bf16 / fp16 rows would be added here."""
 WARM_UP_FRAMES = 2
 THREAD_VARIABLES = ("CMFR_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 _END = object()
@@ -89,7 +93,7 @@ class Settings:
     sizes: tuple[tuple[int, int], ...] = ((1920, 1080), (1280, 720), (832, 480))
     frames: int = 8
     devices: tuple[str, ...] = ("cpu",)
-    precisions: tuple[str, ...] = PRECISIONS
+    presets: tuple[str, ...] = ENCODER_PRESETS
     baselines: tuple[str, ...] = BASELINE_CODECS
     quality: int = 32
     crf: int = 32
@@ -122,7 +126,7 @@ class Row:
 
     codec: str
     device: str
-    precision: str
+    preset: str
     threads: str
     width: int
     height: int
@@ -250,7 +254,7 @@ def weights_for(model: str, folder: Path) -> tuple[WeightsFiles, bool]:
 
 
 def encode_cmfr(model: LoadedModel, source: Path, bitstream: Path, settings: Settings,
-                frames: int | None = None) -> Timing:
+                frames: int | None = None, preset: str = DEFAULT_CMFR_PRESET) -> Timing:
     """Encode ``source`` (its first ``frames`` frames) into the bitstream file, timed part by part."""
     clock = PartClock()
     with EntropyTimer() as entropy, clock.whole():
@@ -262,12 +266,12 @@ def encode_cmfr(model: LoadedModel, source: Path, bitstream: Path, settings: Set
             fps=info.fps, frame_count=info.frame_count or 0, quality_index=settings.quality,
             intra_period=settings.intra_period, substream_names=substream_names(info.width, info.height),
         )
-        encoder = SequenceEncoder(model, settings.quality, settings.intra_period)
+        encoder = SequenceEncoder(model, settings.quality, settings.intra_period, preset)
         with clock.part("io"):
             writer = BitstreamWriter(bitstream, header)
         pending = []  # as encode_video: a record is written after the next frame's networks ran
         for frame in clock.timed(reader, "io"):
-            pending.append(encoder.encode(frame)[0])
+            pending.append(encoder.encode(frame, reconstruct=False)[0])
             if len(pending) == 2:
                 write_record(clock, writer, pending.pop(0))
         for record in pending:
@@ -303,18 +307,26 @@ def decode_cmfr(model: LoadedModel, bitstream: Path, output: Path) -> Timing:
     return clock.timing(writer.frames_written, rest="network", entropy=entropy.seconds)
 
 
-def measure_cmfr(model: LoadedModel, label: str, precision: str, source: Path, info: VideoInfo,
+def measure_cmfr(model: LoadedModel, label: str, preset: str, source: Path, info: VideoInfo,
                  settings: Settings) -> Row:
     """One cmfr row: a warm-up on the first frames, then the timed encode and decode of the whole source."""
     bitstream, output = source.with_name("cmfr.bin"), source.with_name("cmfr_decoded.yuv")
-    encode_cmfr(model, source, bitstream, settings, frames=WARM_UP_FRAMES)
+    encode_cmfr(model, source, bitstream, settings, frames=WARM_UP_FRAMES, preset=preset)
     decode_cmfr(model, bitstream, output)
-    encoding = encode_cmfr(model, source, bitstream, settings)
+    encoding = encode_cmfr(model, source, bitstream, settings, preset=preset)
     decoding = decode_cmfr(model, bitstream, output)
     check_frame_count(label, encoding, decoding)
     # Coding runs on one torch thread; on the CPU its convolutions share the stripe workers.
     threads = worker_count() if model.device == "cpu" else 1
-    return Row(label, model.device, precision, str(threads), info.width, info.height, encoding, decoding)
+    return Row(label, model.device, preset_label(preset, model.device), str(threads), info.width, info.height,
+               encoding, decoding)
+
+
+def preset_label(preset: str, device: str) -> str:
+    """The preset column: ``fast`` says whether its encoder-only networks ran in bf16 on ``device``."""
+    if preset == "medium":
+        return preset
+    return f"{preset} ({'bf16' if native_bfloat16(device) else 'fp32'})"
 
 
 # x264 and x265
@@ -393,7 +405,7 @@ def check_frame_count(codec: str, encoding: Timing, decoding: Timing) -> None:
 
 
 def run_benchmark(settings: Settings, workdir: Path, on_row: Callable[[Row], None] = lambda row: None) -> list[Row]:
-    """Every row: per size, cmfr for each model, device and precision, then each baseline."""
+    """Every row: per size, cmfr for each model, device and preset, then each baseline."""
     workdir.mkdir(parents=True, exist_ok=True)
     weights = [weights_for(model, workdir) for model in settings.models]
     models = [(load_model(files, device), trained) for files, trained in weights for device in settings.devices]
@@ -409,8 +421,8 @@ def run_benchmark(settings: Settings, workdir: Path, on_row: Callable[[Row], Non
         source = write_source(folder, clip_frames(width, height, settings.frames))
         info = VideoInfo(width, height, Fraction(25), settings.frames)
         for model, trained in models:
-            for precision in settings.precisions:
-                keep(measure_cmfr(model, cmfr_label(model, trained), precision, source, info, settings))
+            for preset in settings.presets:
+                keep(measure_cmfr(model, cmfr_label(model, trained), preset, source, info, settings))
         for name in settings.baselines:
             keep(measure_baseline(name, source, info, settings))
     return rows
@@ -438,16 +450,16 @@ def format_share(share: float | None) -> str:
 def format_table(rows: list[Row]) -> str:
     """A plain-text table: one line per row, frame rates and each part's share of the time in %."""
     split_parts = ("network", "entropy", "io")
-    header = ["size", "codec", "device", "precision", "threads", "frames",
+    header = ["size", "codec", "device", "preset", "threads", "frames",
               "enc fps", "net %", "ent %", "I/O %", "dec fps", "net %", "ent %", "I/O %"]
     lines = [header]
     for row in rows:
-        cells = [row.size, row.codec, row.device, row.precision, row.threads, str(row.encode.frames)]
+        cells = [row.size, row.codec, row.device, row.preset, row.threads, str(row.encode.frames)]
         for timing in (row.encode, row.decode):
             cells += [format_fps(timing.fps), *(format_share(timing.share(part)) for part in split_parts)]
         lines.append(cells)
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
-    left = {"size", "codec", "device", "precision"}
+    left = {"size", "codec", "device", "preset"}
     return "\n".join(
         "  ".join(cell.ljust(width) if name in left else cell.rjust(width)
                   for cell, width, name in zip(line, widths, header, strict=True)).rstrip()
@@ -522,7 +534,8 @@ def parse_arguments(arguments: list[str]) -> tuple[Settings, argparse.Namespace]
     parser.add_argument("--frames", type=int, default=8, help="frames per run: one I-frame, then P-frames (default 8)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where cmfr's networks run (default auto: CPU, and the GPU when there is one)")
-    parser.add_argument("--precisions", default="fp32", help="network precisions (only fp32 today)")
+    parser.add_argument("--presets", default=",".join(ENCODER_PRESETS),
+                        help=f"cmfr encoder presets (default {','.join(ENCODER_PRESETS)})")
     parser.add_argument("--quality", type=int, default=32, help="cmfr quality index (default 32)")
     parser.add_argument("--crf", type=int, default=32, help="x264/x265 CRF (default 32)")
     parser.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD,
@@ -538,7 +551,7 @@ def parse_arguments(arguments: list[str]) -> tuple[Settings, argparse.Namespace]
         sizes=tuple(parse_size(size) for size in parse_list(namespace.sizes, None, "--sizes")),
         frames=namespace.frames,
         devices=devices_for(namespace.device),
-        precisions=parse_list(namespace.precisions, PRECISIONS, "--precisions"),
+        presets=parse_list(namespace.presets, ENCODER_PRESETS, "--presets"),
         baselines=parse_list(namespace.baselines, BASELINE_CODECS, "--baselines"),
         quality=namespace.quality,
         crf=namespace.crf,

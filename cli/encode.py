@@ -12,6 +12,7 @@ from .options import (
     QUALITY_RANGE,
     input_selection,
     model_selection,
+    preset_option,
     threads_option,
 )
 from .paths import check_distinct, check_video_output
@@ -48,6 +49,7 @@ from .summary import report_totals
     help="Also write the encoder's reconstruction (.yuv, .y4m or .mkv), like HM's -o; "
     "'cmfr decode' reproduces it bit for bit (default: not written).",
 )
+@preset_option("--preset")
 @model_selection
 @threads_option
 def encode(
@@ -60,6 +62,7 @@ def encode(
     frames: int | None,
     skip: int,
     recon_path: Path | None,
+    cmfr_preset: str,
     model: str,
     device: str,
 ) -> None:
@@ -82,5 +85,6 @@ def encode(
         loaded = load_model(find_weights(model), target)
         info = reader.info
         with CodingProgress("encoding", info.frame_count, float(info.fps)) as progress:
-            result = encode_video(reader, output_path, loaded, quality_index, intra_period, recon_path, progress.update)
+            result = encode_video(reader, output_path, loaded, quality_index, intra_period, recon_path,
+                                  progress.update, cmfr_preset)
     report_totals("encoded", result, info.width, info.height, info.fps, output_path)

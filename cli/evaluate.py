@@ -30,7 +30,7 @@ from cmfr_codec.evaluation.settings import (
 from cmfr_codec.io.frames import VideoInfo
 
 from .console import report_console
-from .options import input_selection, model_selection
+from .options import input_selection, model_selection, preset_option
 from .paths import check_distinct
 
 AVERAGING = "arithmetic mean of per-frame values"
@@ -38,7 +38,7 @@ AVERAGING = "arithmetic mean of per-frame values"
 SINGLE_PAIR_OPTIONS = ("bitstream_path", "per_frame")
 COMPARISON_OPTIONS = (
     "codecs", "qualities", "crf", "rate_control", "preset", "av1_crf", "av1_preset", "intra_period",
-    "model", "device", "anchor", "bd_method", "resume", "jobs",
+    "cmfr_preset", "model", "device", "anchor", "bd_method", "resume", "jobs",
 )
 
 
@@ -138,6 +138,7 @@ def _number_list(low: int, high: int):
     f"config's intra_period, else {DEFAULT_INTRA_PERIOD}).",
 )
 @input_selection
+@preset_option("--cmfr-preset")
 @model_selection
 @click.option("--msssim/--no-msssim", default=True, show_default=True, help="Compute MS-SSIM (Y and YUV 6:1:1).")
 @click.option(
@@ -242,6 +243,7 @@ def _compare(
     fps,
     frames: int | None,
     skip: int,
+    cmfr_preset: str,
     model: str,
     device: str,
     msssim: bool,
@@ -263,7 +265,7 @@ def _compare(
         check_distinct(*input_paths, report_path, csv_path(report_path), plot_path(report_path))
     settings = CodecSettings(
         qualities=qualities, crf=crf, av1_crf=av1_crf, rate_control=rate_control, preset=preset,
-        av1_preset=av1_preset, model=model, device=resolve_device(device) if "cmfr" in codecs else "cpu",
+        av1_preset=av1_preset, model=model, cmfr_preset=cmfr_preset, device=resolve_device(device) if "cmfr" in codecs else "cpu",
     )
     comparison = Comparison(
         inputs=input_paths, codecs=codecs, settings=settings, intra_period=intra_period, frames=frames,

@@ -10,6 +10,7 @@ import click
 
 from cmfr_codec.device import DEVICE_CHOICES
 from cmfr_codec.errors import InputError
+from cmfr_codec.presets import DEFAULT_PRESET, PRESETS
 from cmfr_codec.weights import DEFAULT_MODEL
 
 QUALITY_RANGE = click.IntRange(0, 63)
@@ -97,6 +98,20 @@ threads_option = click.option(
     help="CPU threads the networks share (default: CMFR_THREADS if set, else every core). "
     "The output is the same, bit for bit, with any N.",
 )
+
+def preset_option(name: str) -> Callable[[Any], Any]:
+    """The encoder preset option, ``--preset`` for ``cmfr encode`` and ``--cmfr-preset`` for ``cmfr eval``."""
+    return click.option(
+        name,
+        "cmfr_preset",
+        type=click.Choice(PRESETS),
+        default=DEFAULT_PRESET,
+        show_default=True,
+        help="cmfr encoder speed: medium runs every network in float32; fast runs the encoder-only networks "
+        "in bfloat16 where the device has it natively and estimates motion at half resolution (docs/performance.md, "
+        "'Encoder presets'). Any preset's stream decodes the same way.",
+    )
+
 
 device_option = click.option(
     "--device",

@@ -26,11 +26,13 @@ from cmfr_codec.entropy.bands import Answer, band_bytes, band_stream_names, defe
 from cmfr_codec.errors import BitstreamError, InputError
 from cmfr_codec.io import VideoReader, create_video_writer
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
+from cmfr_codec.models.analysis import fast_analysis
 from cmfr_codec.models.codec import PADDING_MULTIPLE
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.inter import LATENT_STRIDE, MOTION_STREAM
 from cmfr_codec.models.intra import FRAME_STREAM
 from cmfr_codec.models.layers import pad_to_multiple, tensor_to_yuv420, yuv420_to_tensor
+from cmfr_codec.presets import DEFAULT_PRESET, PRESETS
 from cmfr_codec.weights import LoadedModel
 
 FrameCallback = Callable[["FrameReport"], None]
@@ -110,20 +112,24 @@ class PendingRecord:
 class SequenceEncoder:
     """Codes the frames of one sequence in order, keeping the decoder's picture buffer."""
 
-    def __init__(self, model: LoadedModel, quality_index: int, intra_period: int):
+    def __init__(self, model: LoadedModel, quality_index: int, intra_period: int, preset: str = DEFAULT_PRESET):
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}: the presets are {', '.join(PRESETS)}")
         self.model = model
         self.quality_index = quality_index
         self.intra_period = intra_period
+        self.codec = model.codec if preset == "medium" else fast_analysis(model.codec)
         self._buffer: DecodedPictureBuffer | None = None
         self._count = 0
 
-    def encode(self, frame: YuvFrame) -> tuple[PendingRecord, YuvFrame]:
-        """One frame -> its record and the reconstruction the decoder will produce.
+    def encode(self, frame: YuvFrame, reconstruct: bool = True) -> tuple[PendingRecord, YuvFrame | None]:
+        """One frame -> its record and the reconstruction the decoder will produce (``None`` when
+        not ``reconstruct``: the 8-bit picture costs a conversion that only ``--recon`` needs).
 
         Worker processes may still be coding the record's row bands: resolving it after the next
         frame's :meth:`encode` overlaps their work with that frame's networks.
         """
-        codec = self.model.codec
+        codec = self.codec
         x = frame_to_tensor(frame, self.model.device)
         with deferred_band_coding():
             if is_intra(self._count, self.intra_period):
@@ -135,8 +141,8 @@ class SequenceEncoder:
                 self._buffer = decoded.dpb
                 frame_type = FrameType.PREDICTED
         self._count += 1
-        return PendingRecord(frame_type, self.quality_index, streams), tensor_to_frame(decoded.x_hat, frame.width,
-                                                                                     frame.height)
+        reconstruction = tensor_to_frame(decoded.x_hat, frame.width, frame.height) if reconstruct else None
+        return PendingRecord(frame_type, self.quality_index, streams), reconstruction
 
 
 def max_decode_pixels() -> int:
@@ -202,8 +208,10 @@ def encode_video(
     intra_period: int,
     recon_path: Path | None = None,
     on_frame: FrameCallback | None = None,
+    preset: str = DEFAULT_PRESET,
 ) -> CodingResult:
-    """Encode every frame ``reader`` yields into ``output_path`` (and the reconstruction into ``recon_path``)."""
+    """Encode every frame ``reader`` yields into ``output_path`` (and the reconstruction into
+    ``recon_path``) with the encoder ``preset`` (:data:`PRESETS`)."""
     info = reader.info
     header = SequenceHeader(
         model_name=model.name,
@@ -216,19 +224,19 @@ def encode_video(
         intra_period=intra_period,
         substream_names=substream_names(info.width, info.height),
     )
-    encoder = SequenceEncoder(model, quality_index, intra_period)
+    encoder = SequenceEncoder(model, quality_index, intra_period, preset)
     recon = create_video_writer(recon_path, info) if recon_path is not None else None
     frames = 0
     try:
         with BitstreamWriter(output_path, header) as writer:
             pending: PendingRecord | None = None  # written after the next frame's networks ran
             for frame in reader:
-                record, reconstruction = encoder.encode(frame)
+                record, reconstruction = encoder.encode(frame, reconstruct=recon is not None)
                 if pending is not None:
                     _write_record(writer, pending, frames - 1, on_frame)
                 pending = record
                 frames += 1
-                if recon is not None:
+                if recon is not None and reconstruction is not None:
                     recon.write(reconstruction)
             if pending is None:
                 raise InputError(f"{reader.path} has no frames to encode")

@@ -30,6 +30,7 @@ from cmfr_codec.models.layers import (
     DepthwiseBlock,
     ResidualBlockUpsample,
     ResidualBlockWithStride,
+    after_sum,
     conv1x1,
     conv3x3,
     subpixel_conv3x3,
@@ -123,8 +124,9 @@ class TemporalContexts(nn.Module):
         aligned2 = warp(f2, resize_flow(flow, *f2.shape[-2:]))
         aligned3 = warp(f3, resize_flow(flow, *f3.shape[-2:]))
         context3 = self.refine3(aligned3)
-        context2 = self.refine2(aligned2 + self.up3(context3))
-        context1 = self.refine1(aligned1 + self.up2(context2))
+        reach = len(self.refine1)  # one 3x3 per block
+        context2 = after_sum(self.refine2, reach, aligned2.shape[1], aligned2, self.up3(context3))
+        context1 = after_sum(self.refine1, reach, aligned1.shape[1], aligned1, self.up2(context2))
         return context1, context2, context3
 
 

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cmfr_codec.determinism import reproducible_inference
+from cmfr_codec.models import stripes
 from cmfr_codec.models.config import InterConfig
 from cmfr_codec.models.contexts import (
     Contexts,
@@ -84,6 +85,7 @@ from cmfr_codec.models.layers import (
     ResidualBlockUpsample,
     ResidualBlockWithStride,
     UNet,
+    after_sum,
     conv1x1,
     conv3x3,
     subpixel_conv3x3,
@@ -407,17 +409,27 @@ class InterCodec(nn.Module):
         warped = warp(dpb.frame, flow)
         reference = dpb.feature if dpb.feature is not None else self.feature_adaptor(dpb.frame)
         contexts = self.temporal_contexts(reference, flow, warped)
-        masked_prediction = None
-        if self.config.feature_residual:
-            prediction = self.feature_predictor(contexts[0])
-            mask = torch.sigmoid(self.mask_network(torch.cat([contexts[0], prediction], dim=1)))
-            masked_prediction = mask * prediction
+        masked_prediction = self._masked_prediction(contexts[0]) if self.config.feature_residual else None
         previous_latent = self._previous_latent(dpb.latent, self.config.latent_channels, dpb)
         latent_prior = self.latent_prior.coding(previous_latent) if coding else self.latent_prior(previous_latent)
         if self.context_prior is not None:
             latent_prior = torch.cat([latent_prior, self.context_prior(contexts[2])], dim=1)
         return _Conditions(flow, warped, motion_feature, motion_latent.coded, contexts, masked_prediction,
                            latent_prior)
+
+    def _masked_prediction(self, context1: torch.Tensor) -> torch.Tensor:
+        """The CMFR feature prediction from C1 times its mask; in row stripes when coding on the CPU."""
+
+        def block(context: torch.Tensor) -> torch.Tensor:
+            prediction = self.feature_predictor(context)
+            mask = torch.sigmoid(self.mask_network(torch.cat([context, prediction], dim=1)))
+            return mask * prediction
+
+        if stripes.active(context1):
+            # conv3x3 and one 3x3 per block in the predictor, two conv3x3 in the mask network
+            reach = 1 + (len(self.feature_predictor) - 1) + 2
+            return stripes.rowwise(block, (context1,), reach=reach, out_channels=self.config.feature_channels)
+        return block(context1)
 
     def _analyse(self, x: torch.Tensor, conditions: _Conditions) -> torch.Tensor:
         """Encoder side: the frame's feature (minus the masked prediction) -> the frame latent y."""
@@ -431,9 +443,13 @@ class InterCodec(nn.Module):
         feature = self.contextual_decoder(latent.values, conditions.contexts)
         if conditions.masked_prediction is not None:
             feature = feature + conditions.masked_prediction
-        generated = feature + self.frame_generator(torch.cat([feature, conditions.contexts[0]], dim=1))
-        x_hat = self.projection(generated)
-        reference = feature if conditions.masked_prediction is not None else generated
+        refinement = self.frame_generator(feature, conditions.contexts[0])
+        if conditions.masked_prediction is not None:  # CMFR: the feature itself is the next reference
+            x_hat = after_sum(self.projection, 1, FRAME_CHANNELS, feature, refinement)
+            reference = feature
+        else:
+            reference = feature + refinement
+            x_hat = self.projection(reference)
         dpb = DecodedPictureBuffer(frame=x_hat, feature=reference, motion_feature=conditions.motion_feature,
                                    latent=latent.coded, motion_latent=conditions.motion_latent)
         return InterDecoded(x_hat, dpb)

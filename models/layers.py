@@ -269,17 +269,45 @@ class UNet(nn.Module):
         self.decode1 = blocks(c1)
         self.tail = conv3x3(c1, out_ch)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_ch, H, W) -> (N, out_ch, H, W); H and W multiples of 4, else ValueError."""
+    def forward(self, x: torch.Tensor, *more: torch.Tensor) -> torch.Tensor:
+        """(N, in_ch, H, W) -> (N, out_ch, H, W); H and W multiples of 4, else ValueError.
+
+        Several inputs are concatenated along the channels (their channels add up to ``in_ch``).
+        """
         height, width = x.shape[-2:]
         if height % 4 or width % 4:
             raise ValueError(f"UNet input size must be a multiple of 4, got {height}x{width}; pad it first")
-        skip1 = self.encode1(self.head(x))
+        skip1 = self.encode1(after_cat(self.head, 1, self.head.out_channels, x, *more))
         skip2 = self.encode2(self.down1(skip1))
         deepest = self.bottleneck(self.down2(skip2))
-        decoded2 = self.decode2(self.up2(deepest) + skip2)
-        decoded1 = self.decode1(self.up1(decoded2) + skip1)
-        return self.tail(decoded1)
+        reach = len(self.decode1)  # one 3x3 per DepthwiseBlock
+        decoded2 = after_sum(self.decode2, reach, skip2.shape[1], self.up2(deepest), skip2)
+        return after_sum(self._last_stage, reach + 1, self.tail.out_channels, self.up1(decoded2), skip1)
+
+    def _last_stage(self, joined: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.decode1(joined))
+
+
+def after_sum(module: nn.Module, reach: int, out_channels: int, *parts: torch.Tensor) -> torch.Tensor:
+    """``module(parts[0] + parts[1] + ...)``: a skip joined by addition, then the layers after it.
+
+    When coding on the CPU the sum is formed inside each row stripe of ``module``
+    (:func:`stripes.rowwise`, ``reach`` rows of halo), so no full-size sum is made on one thread
+    while the other cores wait.  ``module`` must keep the rows (stride 1).
+    """
+    if stripes.active(parts[0]):
+        return stripes.rowwise(lambda *pieces: module(sum(pieces[1:], pieces[0])), parts, reach=reach,
+                               out_channels=out_channels)
+    return module(sum(parts[1:], parts[0]))
+
+
+def after_cat(module: nn.Module, reach: int, out_channels: int, *parts: torch.Tensor) -> torch.Tensor:
+    """``module(torch.cat(parts, dim=1))``, with the concatenation made inside each row stripe
+    when coding on the CPU (as :func:`after_sum`)."""
+    if len(parts) > 1 and stripes.active(parts[0]):
+        return stripes.rowwise(lambda *pieces: module(torch.cat(pieces, dim=1)), parts, reach=reach,
+                               out_channels=out_channels)
+    return module(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -33,12 +33,17 @@ def warp(x: torch.Tensor, flow: torch.Tensor, band_start: int | None = None) -> 
     if not rows_fit or x.shape[0] != flow.shape[0] or x.shape[-1] != flow.shape[-1]:
         raise ValueError(f"cannot warp a {tuple(x.shape)} tensor with a {tuple(flow.shape)} flow")
     height, width = x.shape[-2], flow.shape[-1]
-    columns = torch.arange(width, dtype=flow.dtype, device=flow.device)
-    rows = torch.arange(first, first + flow.shape[-2], dtype=flow.dtype, device=flow.device)[:, None]
-    grid_x = (2.0 * (columns + flow[:, 0]) + 1.0) / width - 1.0
-    grid_y = (2.0 * (rows + flow[:, 1]) + 1.0) / height - 1.0
+    # Sample positions need float32 at least: bfloat16 cannot even count the columns past 256.  A
+    # reduced-precision x is sampled in float32 too (torch 2.13's CPU grid_sample returns NaN in bfloat16).
+    dtype = torch.promote_types(flow.dtype, torch.float32)
+    columns = torch.arange(width, dtype=dtype, device=flow.device)
+    rows = torch.arange(first, first + flow.shape[-2], dtype=dtype, device=flow.device)[:, None]
+    grid_x = (2.0 * (columns + flow[:, 0].to(dtype)) + 1.0) / width - 1.0
+    grid_y = (2.0 * (rows + flow[:, 1].to(dtype)) + 1.0) / height - 1.0
     grid = torch.stack((grid_x, grid_y), dim=-1)
-    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    sampled = F.grid_sample(x.to(torch.promote_types(x.dtype, dtype)), grid.to(torch.promote_types(x.dtype, dtype)),
+                            mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled.to(x.dtype)
 
 
 def resize_flow(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -96,10 +101,17 @@ class SpyNetFlow(nn.Module):
         nn.init.zeros_(residual_flow.bias)
         return nn.Sequential(*layers, residual_flow)
 
-    def forward(self, current: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) twice -> flow (N, 2, H, W) with ``warp(reference, flow)`` close to ``current``."""
+    def forward(self, current: torch.Tensor, reference: torch.Tensor, finest_level: int = 0) -> torch.Tensor:
+        """(N, C, H, W) twice -> flow (N, 2, H, W) with ``warp(reference, flow)`` close to ``current``.
+
+        ``finest_level`` > 0 stops the pyramid that many levels early and resizes the flow of that
+        level to the input size: 1 skips the full-resolution level, three quarters of the cost (the
+        encoder's fast preset; the decoder never estimates flow).
+        """
         if current.shape != reference.shape:
             raise ValueError(f"frames differ in shape: {tuple(current.shape)} vs {tuple(reference.shape)}")
+        if not 0 <= finest_level < self.levels:
+            raise ValueError(f"finest_level must be 0..{self.levels - 1}, got {finest_level}")
         height, width = current.shape[-2:]
         current_pyramid = [pad_to_multiple(current, 2 ** (self.levels - 1))[0]]
         reference_pyramid = [pad_to_multiple(reference, 2 ** (self.levels - 1))[0]]
@@ -109,11 +121,13 @@ class SpyNetFlow(nn.Module):
 
         coarsest = current_pyramid[-1]
         flow = coarsest.new_zeros(coarsest.shape[0], 2, *coarsest.shape[-2:])
-        for level in reversed(range(self.levels)):
+        for level in reversed(range(finest_level, self.levels)):
             level_current, level_reference = current_pyramid[level], reference_pyramid[level]
             flow = resize_flow(flow, *level_current.shape[-2:])
             warped = warp(level_reference, flow)
             flow = flow + self._correction(level, torch.cat([level_current, warped, flow], dim=1))
+        if finest_level:
+            flow = resize_flow(flow, *current_pyramid[0].shape[-2:])
         return crop_to(flow, height, width)
 
     def _correction(self, level: int, inputs: torch.Tensor) -> torch.Tensor:
@@ -166,5 +180,18 @@ class MotionRefiner(nn.Module):
             raise ValueError(
                 f"motion feature {tuple(motion_feature.shape)} is not at the flow's size {tuple(flow.shape)}"
             )
-        guide = torch.cat([flow, reference, warp(reference, flow), motion_feature], dim=1)
+        if stripes.active(flow):  # coding on the CPU: the whole refiner per row stripe, warp included
+            reach = 2 + len(self.body)  # head, one 3x3 per DepthwiseBlock, flow correction
+
+            def band(first_row: int, flow_band: torch.Tensor, feature_band: torch.Tensor) -> torch.Tensor:
+                return self._refine(flow_band, reference, feature_band, first_row)
+
+            return stripes.rowwise(band, (flow, motion_feature), reach=reach, out_channels=2, with_offset=True)
+        return self._refine(flow, reference, motion_feature, None)
+
+    def _refine(self, flow: torch.Tensor, reference: torch.Tensor, motion_feature: torch.Tensor,
+                band_start: int | None) -> torch.Tensor:
+        """The refined flow of the rows ``flow`` covers: all of them, or a band from ``band_start``."""
+        rows = reference if band_start is None else reference[:, :, band_start:band_start + flow.shape[-2]]
+        guide = torch.cat([flow, rows, warp(reference, flow, band_start), motion_feature], dim=1)
         return flow + self.flow_correction(self.body(self.head(guide)))

@@ -123,15 +123,52 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 def run_stripes(tasks: list[Callable[[], None]]) -> None:
-    """Run ``tasks`` (independent, each writing its own part of an output) on the worker pool."""
-    workers = worker_count()
-    if len(tasks) == 1 or workers == 1:
+    """Run ``tasks`` (independent, each writing its own part of an output) on the calling thread and
+    ``worker_count() - 1`` pool workers, each taking the next task until none is left.
+
+    Which thread runs a task never changes its result: every task is the same one-thread computation
+    of a fixed stripe, and none stripes again (striping is off while the calling thread runs one).
+    """
+    workers = min(worker_count(), len(tasks))
+    if workers == 1:
         for task in tasks:
             task()
         return
-    pool = _executor(workers)
-    for future in [pool.submit(_without_autograd, task) for task in tasks]:
-        future.result()
+    remaining = iter(tasks)
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                task = next(remaining, None)
+            if task is None:
+                return
+            task()
+
+    helpers = [_executor(worker_count() - 1).submit(_without_autograd, drain) for _ in range(workers - 1)]
+    try:
+        with _not_striped():
+            drain()
+    except BaseException:
+        with lock:  # the helpers stop after their current task
+            for _ in remaining:
+                pass
+        raise
+    finally:
+        for helper in helpers:
+            helper.exception()  # waits; a helper's own error is re-raised below
+    for helper in helpers:
+        helper.result()
+
+
+@contextlib.contextmanager
+def _not_striped() -> Iterator[None]:
+    previous = getattr(_state, "active", False)
+    _state.active = False
+    try:
+        yield
+    finally:
+        _state.active = previous
 
 
 def _without_autograd(task: Callable[[], None]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from clips import REPO
 
 from cmfr_codec.errors import InputError
+from cmfr_codec.models.analysis import native_bfloat16
 from cmfr_codec.models.stripes import worker_count
 
 
@@ -33,8 +34,8 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> list:
     return speed.run_benchmark(SETTINGS, tmp_path_factory.mktemp("speed"))
 
 
-def test_one_row_each_for_cmfr_x264_and_x265_with_positive_frame_rates(rows):
-    assert [row.codec for row in rows] == ["tiny (untrained)", "x264", "x265"]
+def test_one_row_per_cmfr_preset_and_one_each_for_x264_and_x265_with_positive_frame_rates(rows):
+    assert [row.codec for row in rows] == ["tiny (untrained)", "tiny (untrained)", "x264", "x265"]
     for row in rows:
         assert (row.width, row.height) == (64, 64)
         assert row.encode.frames == row.decode.frames == 2
@@ -50,7 +51,7 @@ def test_cmfr_time_splits_into_network_entropy_and_io_that_add_up_to_the_whole(r
 
 
 def test_baseline_time_splits_into_codec_and_io_that_add_up_to_the_whole(rows):
-    for row in rows[1:]:
+    for row in rows[2:]:
         for timing in (row.encode, row.decode):
             assert set(timing.seconds) == {"codec", "io"}
             assert all(seconds > 0 for seconds in timing.seconds.values())
@@ -58,15 +59,17 @@ def test_baseline_time_splits_into_codec_and_io_that_add_up_to_the_whole(rows):
             assert timing.share("network") is None
 
 
-def test_cmfr_rows_carry_device_precision_and_the_coding_thread_count(rows):
+def test_cmfr_rows_carry_device_preset_and_the_coding_thread_count(rows):
     """On the CPU the networks code with the striped convolutions' workers (every core by default)."""
-    assert (rows[0].device, rows[0].precision, rows[0].threads) == ("cpu", "fp32", str(worker_count()))
+    assert (rows[0].device, rows[0].preset, rows[0].threads) == ("cpu", "medium", str(worker_count()))
+    fast = "fast (bf16)" if native_bfloat16("cpu") else "fast (fp32)"
+    assert (rows[1].codec, rows[1].preset) == ("tiny (untrained)", fast)
 
 
 def test_table_has_a_header_and_one_line_per_row(rows):
     lines = speed.format_table(rows).splitlines()
     assert lines[0].split()[:2] == ["size", "codec"]
-    assert [line.split()[1] for line in lines[1:]] == ["tiny", "x264", "x265"]
+    assert [line.split()[1] for line in lines[1:]] == ["tiny", "tiny", "x264", "x265"]
 
 
 def test_baselines_get_the_low_delay_options_of_cmfr_eval_with_our_intra_period():
@@ -91,6 +94,6 @@ def test_the_performance_page_has_the_marked_block():
     assert text.count(speed.DOCS_BEGIN) == text.count(speed.DOCS_END) == 1
 
 
-def test_precisions_other_than_fp32_are_refused():
-    with pytest.raises(InputError, match="bf16"):
-        speed.parse_arguments(["--precisions", "fp32,bf16"])
+def test_unknown_presets_are_refused():
+    with pytest.raises(InputError, match="slow"):
+        speed.parse_arguments(["--presets", "medium,slow"])

@@ -103,6 +103,33 @@ def test_the_finest_level_residual_is_added_unscaled():
     assert torch.allclose(flow, constant_flow(1, 16, 16, dx=2.25, dy=0.75))
 
 
+def test_stopping_a_level_early_skips_that_level_and_doubles_the_coarser_flow():
+    estimator = SpyNetFlow(levels=3, channels=(8,))
+    with torch.no_grad():
+        estimator.level_nets[0][-1].bias.copy_(torch.tensor([0.25, 0.75]))
+        estimator.level_nets[1][-1].bias.copy_(torch.tensor([1.0, 0.0]))
+    flow = estimator(torch.rand(1, 6, 19, 30), torch.rand(1, 6, 19, 30), finest_level=1)
+    assert torch.allclose(flow, constant_flow(1, 19, 30, dx=2.0, dy=0.0)), "level 0's +0.25/+0.75 is not added"
+
+
+@pytest.mark.parametrize("finest_level", [-1, 3])
+def test_the_finest_level_must_be_one_of_the_estimators_levels(finest_level: int):
+    with pytest.raises(ValueError, match="finest_level must be 0..2"):
+        SpyNetFlow(levels=3, channels=(8,))(torch.zeros(1, 6, 16, 16), torch.zeros(1, 6, 16, 16), finest_level)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_warping_a_reduced_precision_tensor_samples_at_float32_positions(dtype: torch.dtype):
+    """bfloat16 cannot count past 256 columns; torch's CPU grid_sample returned NaN in bfloat16."""
+    x = torch.rand(1, 3, 8, 600).to(dtype)
+    flow = constant_flow(1, 8, 600, dx=1.0, dy=0.0)
+    warped = warp(x, flow.to(dtype))
+    assert warped.dtype == dtype
+    assert torch.equal(warped, warp(x.float(), flow).to(dtype))
+    shifted = torch.cat([x[..., 1:], x[..., -1:]], dim=-1)
+    assert (warped.float() - shifted.float()).abs().max() < 0.01
+
+
 def test_the_flow_estimator_trains_every_level_net():
     torch.manual_seed(0)
     estimator = SpyNetFlow(levels=3, channels=(8, 8))

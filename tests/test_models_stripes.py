@@ -9,7 +9,7 @@ from cmfr_codec.determinism import reproducible_inference
 from cmfr_codec.errors import InputError
 from cmfr_codec.models import stripes
 from cmfr_codec.models.alignment import OffsetDiversityAlignment
-from cmfr_codec.models.contexts import ScaledFeatureFusion
+from cmfr_codec.models.contexts import ScaledFeatureFusion, TemporalContexts
 from cmfr_codec.models.layers import (
     Conv2d,
     DepthwiseBlock,
@@ -17,9 +17,10 @@ from cmfr_codec.models.layers import (
     ResidualBlock,
     ResidualBlockUpsample,
     ResidualBlockWithStride,
+    UNet,
     subpixel_conv3x3,
 )
-from cmfr_codec.models.motion import SpyNetFlow, warp
+from cmfr_codec.models.motion import MotionRefiner, SpyNetFlow, warp
 
 SHAPES = [
     # (in, out, kernel, stride, groups, height, width)
@@ -153,3 +154,35 @@ def test_a_bad_thread_count_is_refused_with_its_value(value, monkeypatch):
     monkeypatch.setenv("CMFR_THREADS", value)
     with pytest.raises(InputError, match="CMFR_THREADS"):
         stripes.worker_count()
+
+
+def test_motion_refinement_in_stripes_is_the_same_refinement_for_any_worker_count(monkeypatch):
+    """The whole refiner runs per stripe, its warp of the reference frame included."""
+    rows = 2 * stripes.MIN_PARALLEL_ROWS + 6
+    flow, reference, feature = 2.0 * torch.randn(1, 2, rows, 22), torch.rand(1, 6, rows, 22), torch.randn(1, 8, rows, 22)
+    refiner = _randomised(MotionRefiner(8, 8, blocks=2), std=0.1)
+    _assert_stripes_compute_the_module(refiner, (flow, reference, feature), monkeypatch, tolerance=1e-4)
+
+
+@pytest.mark.parametrize("blocks_per_stage", [1, 2])
+def test_a_unet_whose_skips_are_added_inside_the_stripes_is_the_same_unet_for_any_worker_count(blocks_per_stage,
+                                                                                              monkeypatch):
+    x = torch.randn(1, 6, 4 * stripes.MIN_PARALLEL_ROWS + 8, 20)
+    unet = _randomised(UNet(6, 5, channels=(8, 8, 8), blocks_per_stage=blocks_per_stage), std=0.1)
+    _assert_stripes_compute_the_module(unet, (x,), monkeypatch)
+
+
+def test_temporal_contexts_in_stripes_are_the_same_contexts_for_any_worker_count(monkeypatch):
+    rows = 4 * stripes.MIN_PARALLEL_ROWS
+    feature, flow, guide = torch.randn(1, 8, rows, 16), torch.randn(1, 2, rows, 16), torch.rand(1, 6, rows, 16)
+    contexts = _randomised(TemporalContexts(8, (8, 8, 8), 2, 6, 1), std=0.1)
+    with torch.no_grad():
+        expected = contexts(feature, flow, guide)
+    outputs = []
+    for workers in (1, 2):
+        monkeypatch.setenv("CMFR_THREADS", str(workers))
+        with reproducible_inference():
+            outputs.append(contexts(feature, flow, guide))
+    for one, two, reference in zip(*outputs, expected, strict=True):
+        torch.testing.assert_close(one, reference, rtol=1e-3, atol=1e-3)
+        assert torch.equal(one, two)

@@ -93,7 +93,8 @@ def plan_jobs(
 
 def _coding(codec: str, quality: int, intra_period: int, settings: CodecSettings, model_digest: str | None) -> dict[str, Any]:
     if codec == "cmfr":
-        return {"model": settings.model, "model_digest": model_digest, "device": settings.device}
+        return {"model": settings.model, "model_digest": model_digest, "device": settings.device,
+                "preset": settings.cmfr_preset}
     baseline = BASELINES[codec]
     preset = str(settings.av1_preset) if codec == "svtav1" else settings.preset
     rate_control = "crf" if codec == "svtav1" else settings.rate_control
@@ -161,7 +162,7 @@ def _code_cmfr(job: Job, workdir: Path) -> _Coded:
     bitstream, decoded_path = workdir / "coded.bin", workdir / "decoded.y4m"
     with _TimedReader(job.sequence.open()) as reader:
         started = time.perf_counter()
-        encode_video(reader, bitstream, model, job.quality, job.intra_period)
+        encode_video(reader, bitstream, model, job.quality, job.intra_period, preset=job.coding["preset"])
         encode_seconds = time.perf_counter() - started - reader.seconds
     with BitstreamReader(bitstream) as coded:
         records = list(coded.scan())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cmfr_codec.presets import DEFAULT_PRESET as DEFAULT_CMFR_PRESET
 from cmfr_codec.weights import DEFAULT_MODEL
 
 CODECS = ("cmfr", "x264", "x265", "svtav1")
@@ -38,6 +39,7 @@ class CodecSettings:
     preset: str = DEFAULT_PRESET
     av1_preset: int = DEFAULT_AV1_PRESET
     model: str = DEFAULT_MODEL
+    cmfr_preset: str = DEFAULT_CMFR_PRESET
     device: str = "cpu"
 
     def points(self, codec: str) -> tuple[int, ...]:

@@ -1,0 +1,72 @@
+"""What the encoder's fast preset costs in rate: both presets coded with ``cmfr eval``, one BD-rate.
+
+    python benchmarks/preset_cost.py [--model cmfr-s] [--frames 32] [--qualities 0,21,42,63]
+        [--run runs/preset-cost] [INPUT ...]
+
+The inputs default to the validation clips of ``benchmarks/compare_weights.py`` (the example clip
+and, once fetched, bikes.mp4).  The model codes them with ``cmfr eval --codecs cmfr --cmfr-preset
+medium`` and ``--cmfr-preset fast`` (intra period 32, the eval default) into ``RUN/medium.json``
+and ``RUN/fast.json`` (``--resume``: use a fresh ``--run`` after changing the model or the code).
+It prints both presets' RD points, the BD-rate (PSNR-YUV) of fast against medium per clip and on
+the mean curve, and each preset's mean encode frame rate over the runs (``cmfr eval``'s timing:
+one process, the coding threads of this machine; the speed table of ``benchmarks/speed.py`` is the
+figure to quote for speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare_weights import validation_clips  # noqa: E402
+
+PRESETS = ("medium", "fast")
+
+
+def evaluate(model: str, preset: str, inputs: list[Path], report: Path, frames: int, qualities: str) -> dict:
+    command = ["eval", *map(str, inputs), "--codecs", "cmfr", "--model", model, "--cmfr-preset", preset,
+               "--qualities", qualities, "--frames", str(frames), "--no-msssim", "--output", str(report), "--resume"]
+    print("cmfr " + " ".join(command), flush=True)
+    subprocess.run([sys.executable, "-m", "cmfr_codec", *command], check=True, cwd=ROOT)
+    return json.loads(report.read_text())
+
+
+def mean_encode_fps(report: dict) -> float:
+    """Frames over encode seconds, summed over every run of the report."""
+    entries = report["results"]
+    return sum(entry["frames"] for entry in entries) / sum(entry["encode_seconds"] for entry in entries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("inputs", nargs="*", type=Path, help="clips (default: the validation clips)")
+    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights file (default: cmfr-s)")
+    parser.add_argument("--frames", type=int, default=32, help="frames per clip (default: 32)")
+    parser.add_argument("--qualities", default="0,21,42,63", help="quality indices (default: 0,21,42,63)")
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "preset-cost",
+                        help="report folder (default: runs/preset-cost)")
+    arguments = parser.parse_args(argv)
+    inputs = arguments.inputs or validation_clips()
+    arguments.run.mkdir(parents=True, exist_ok=True)
+    reports = {preset: evaluate(arguments.model, preset, inputs, arguments.run / f"{preset}.json", arguments.frames,
+                                arguments.qualities)
+               for preset in PRESETS}
+    points = {preset: rd_points(report) for preset, report in reports.items()}
+    comparison = compare(points["medium"], points["fast"])
+    print(table(points["medium"], points["fast"], comparison, PRESETS))
+    print("\n| preset | mean encode fps (cmfr eval) |\n| --- | --- |")
+    for preset, report in reports.items():
+        print(f"| {preset} | {mean_encode_fps(report):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
