@@ -79,11 +79,15 @@ def worker_count() -> int:
     return available_cores()
 
 
-@contextlib.contextmanager
-def striped_convolutions() -> Iterator[None]:
+def striped_convolutions() -> contextlib.AbstractContextManager[None]:
     """Within this block (on this thread), CPU convolutions of the CMFR layers run in stripes."""
+    return _striping(True)
+
+
+@contextlib.contextmanager
+def _striping(on: bool) -> Iterator[None]:
     previous = getattr(_state, "active", False)
-    _state.active = True
+    _state.active = on
     try:
         yield
     finally:
@@ -147,7 +151,7 @@ def run_stripes(tasks: list[Callable[[], None]]) -> None:
 
     helpers = [_executor(worker_count() - 1).submit(_without_autograd, drain) for _ in range(workers - 1)]
     try:
-        with _not_striped():
+        with _striping(False):
             drain()
     except BaseException:
         with lock:  # the helpers stop after their current task
@@ -159,16 +163,6 @@ def run_stripes(tasks: list[Callable[[], None]]) -> None:
             helper.exception()  # waits; a helper's own error is re-raised below
     for helper in helpers:
         helper.result()
-
-
-@contextlib.contextmanager
-def _not_striped() -> Iterator[None]:
-    previous = getattr(_state, "active", False)
-    _state.active = False
-    try:
-        yield
-    finally:
-        _state.active = previous
 
 
 def _without_autograd(task: Callable[[], None]) -> None:
