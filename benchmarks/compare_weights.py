@@ -10,7 +10,9 @@ cityCC0.mpg) and, when ``cmfr data fetch`` has fetched it, bikes.mp4.  Each mode
 weights with a fresh ``--run``).  It prints both models' RD points and the BD-rate (PSNR-YUV) of the
 candidate against the baseline per clip and on the mean curve, and ends with one verdict line:
 the candidate is better when that mean-curve BD-rate is negative.  When the curves share no PSNR
-range, BD-rate is undefined and the verdict says so; the table still shows which curve lies above.
+range, BD-rate is undefined and the verdict falls back on BD-PSNR (the mean PSNR difference over the
+rates both curves cover; positive is better); when they share no rate range either, it is
+undecided and says so.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
+from cmfr_codec.evaluation.model_comparison import compare, rd_points, table, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CLIP = ROOT / "examples" / "city_416x240_25fps.mkv"
@@ -57,13 +59,11 @@ def main(argv: list[str] | None = None) -> int:
               for label, weights in (("baseline", arguments.baseline), ("candidate", arguments.candidate))}
     comparison = compare(points["baseline"], points["candidate"])
     print(table(points["baseline"], points["candidate"], comparison, ("baseline", "candidate")))
-    result = comparison["class_curve"]
-    if result["bd_rate"] is None:
-        print(f"verdict: undecided, BD-rate undefined ({result['note']})")
+    better, reason = verdict(comparison)
+    if better is None:
+        print(f"verdict: undecided, {reason}")
     else:
-        better = result["bd_rate"] < 0
-        print(f"verdict: the candidate is {'better' if better else 'not better'} "
-              f"(BD-rate {result['bd_rate']:+.1f} % on the mean curve)")
+        print(f"verdict: the candidate is {'better' if better else 'not better'} ({reason})")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cmfr_codec.evaluation.bdrate import bd_rate, bd_rate_tables, class_average_points
+from cmfr_codec.evaluation.bdrate import bd_psnr, bd_rate, bd_rate_tables, class_average_points
 
 ANCHOR = [(0.1, 30.0), (0.2, 33.0), (0.4, 36.0), (0.8, 39.0)]
 
@@ -74,3 +74,14 @@ def test_the_anchor_has_no_bd_rate_row():
     tables = bd_rate_tables(entries, "x264", "pchip", ("psnr_yuv",))
     assert [row["codec"] for row in tables["per_sequence"]] == ["x265"]
     assert [row["codec"] for row in tables["per_class"]] == ["x265"]
+
+
+def test_bd_psnr_is_the_mean_quality_gain_over_the_common_rate_range():
+    anchor = [(0.1, 30.0), (0.2, 33.0), (0.4, 36.0), (0.8, 39.0)]
+    assert bd_psnr(anchor, [(rate, quality + 1.0) for rate, quality in anchor])[0] == pytest.approx(1.0)
+    far_above = [(rate * 1.5, quality + 20.0) for rate, quality in anchor]
+    assert bd_rate(anchor, far_above) == (None, "the curves cover no common quality range")
+    assert bd_psnr(anchor, far_above)[0] > 15
+    assert bd_psnr(anchor, [(rate * 10, quality) for rate, quality in anchor]) == (
+        None, "the curves cover no common rate range")
+    assert bd_psnr(anchor, [(0.1, 30.0), (0.1, 31.0)])[1] == "the codec has two points of equal rate"

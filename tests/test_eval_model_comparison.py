@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
+from cmfr_codec.evaluation.model_comparison import compare, rd_points, table, verdict
 
 
 def report(rates: list[float], psnrs: list[float]) -> dict:
@@ -30,11 +30,25 @@ def test_a_candidate_needing_fewer_bits_for_the_same_quality_has_a_negative_bd_r
     assert compare(candidate, baseline)["class_curve"]["bd_rate"] == pytest.approx(25.0, abs=0.1)
     text = table(baseline, candidate, comparison, ("old", "new"))
     assert "| clip | 0 | 0.1000 | 30.000 | 0.0800 | 30.000 | -20.0 % | +0.000 dB |" in text
-    assert "| mean curve of the 1 clips | -20.0 % |" in text
+    assert "| mean curve of the 1 clips | -20.0 % | " in text
+    assert verdict(comparison) == (True, "BD-rate -20.0 % on the mean curve")
 
 
 def test_curves_without_a_common_quality_range_have_no_bd_rate():
     baseline = rd_points(report([0.1, 0.2, 0.4, 0.8], [20, 21, 22, 23]))
     candidate = rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]))
-    result = compare(baseline, candidate)["class_curve"]
+    comparison = compare(baseline, candidate)
+    result = comparison["class_curve"]
     assert result["bd_rate"] is None and result["note"]
+    assert result["bd_psnr"] == pytest.approx(11.5, abs=0.5), "the candidate is far above at equal rates"
+    better, reason = verdict(comparison)
+    assert better and reason.startswith("BD-rate undefined (the curves cover no common quality range); BD-PSNR +")
+    assert "| mean curve of the 1 clips | - (the curves cover no common quality range) | +" in table(
+        baseline, candidate, comparison, ("old", "new"))
+
+
+def test_curves_sharing_neither_quality_nor_rate_leave_the_verdict_undecided():
+    baseline = rd_points(report([0.01, 0.02, 0.03, 0.04], [20, 21, 22, 23]))
+    candidate = rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]))
+    better, reason = verdict(compare(baseline, candidate))
+    assert better is None and "no common rate range" in reason

@@ -143,7 +143,7 @@ def test_the_preset_cost_benchmark_codes_both_presets_and_prints_the_bd_rate_and
     printed = capsys.readouterr().out
     assert "--cmfr-preset medium" in printed and "--cmfr-preset fast" in printed
     assert re.search(r"^\| clip\S* \| 63 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", printed, re.MULTILINE)
-    assert "BD-rate (PSNR-YUV, pchip) of the fast model against the medium model" in printed
+    assert "fast model against the medium model (PSNR-YUV, pchip) | BD-rate | BD-PSNR |" in printed
     reports = {preset: json.loads((tmp_path / "run" / f"{preset}.json").read_text()) for preset in ("medium", "fast")}
     assert [entry["coding"]["preset"] for entry in reports["fast"]["results"]] == ["fast", "fast"]
     assert f"| fast | {benchmark.mean_encode_fps(reports['fast']):.2f} |" in printed

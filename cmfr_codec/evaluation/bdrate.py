@@ -59,21 +59,51 @@ def bd_rate(anchor: Curve, test: Curve, method: str = DEFAULT_BD_METHOD) -> tupl
     return float(value), None
 
 
-def _unusable(curve: Curve, method: str, who: str) -> str | None:
+def bd_psnr(anchor: Curve, test: Curve, method: str = DEFAULT_BD_METHOD) -> tuple[float | None, str | None]:
+    """BD-PSNR of ``test`` against ``anchor``: the mean quality difference (in the quality's unit, dB
+    for PSNR) over the log-rate interval both cover; positive is better.  ``None`` and the reason
+    when it has no value.  Where two curves share no quality range BD-rate is undefined, but if
+    they share a rate range this still says which one is above the other there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import bjontegaard
+
+    problem = _unusable(anchor, method, "the anchor", axis=0) or _unusable(test, method, "the codec", axis=0)
+    if problem:
+        return None, problem
+    anchor_rate, anchor_quality = _sorted(anchor, axis=0)
+    test_rate, test_quality = _sorted(test, axis=0)
+    overlap = min(anchor_rate[-1], test_rate[-1]) - max(anchor_rate[0], test_rate[0])
+    if overlap <= 0:
+        return None, "the curves cover no common rate range"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = bjontegaard.bd_psnr(
+            anchor_rate, anchor_quality, test_rate, test_quality, method,
+            require_matching_points=False, min_overlap=0,
+        )
+    if not math.isfinite(value):
+        return None, "the interpolation gave no finite value"
+    return float(value), None
+
+
+def _unusable(curve: Curve, method: str, who: str, axis: int = 1) -> str | None:
     if any(not (math.isfinite(rate) and math.isfinite(quality)) for rate, quality in curve):
         return f"{who} has a missing value"
     if any(rate <= 0 for rate, _ in curve):
         return f"{who} has a zero rate"
-    qualities = [quality for _, quality in curve]
-    if len(set(qualities)) < len(qualities):
-        return f"{who} has two points of equal quality"
+    values = [point[axis] for point in curve]
+    if len(set(values)) < len(values):
+        return f"{who} has two points of equal {'quality' if axis else 'rate'}"
     if len(curve) < MIN_POINTS[method]:
         return f"{method} needs at least {MIN_POINTS[method]} points, {who} has {len(curve)}"
     return None
 
 
-def _sorted(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
-    ordered = sorted(curve, key=lambda point: point[1])
+def _sorted(curve: Curve, axis: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Rates and qualities ordered by quality (``axis`` 1) or by rate (0)."""
+    ordered = sorted(curve, key=lambda point: point[axis])
     return np.array([rate for rate, _ in ordered]), np.array([quality for _, quality in ordered])
 
 

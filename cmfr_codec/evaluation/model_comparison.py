@@ -7,7 +7,7 @@ integer entropy path (``benchmarks/integer_cost.py``), whether new weights beat 
 
 from __future__ import annotations
 
-from cmfr_codec.evaluation.bdrate import bd_rate
+from cmfr_codec.evaluation.bdrate import bd_psnr, bd_rate
 
 BD_METRIC = "psnr_yuv"
 
@@ -39,18 +39,36 @@ def compare(baseline: Points, candidate: Points) -> dict:
     sequences = sorted(set(baseline) & set(candidate))
     qualities = sorted(set.intersection(*(set(points[name]) for points in (baseline, candidate)
                                           for name in sequences)))
-    per_sequence = {}
-    for name in sequences:
-        value, note = bd_rate(list(baseline[name].values()), list(candidate[name].values()))
-        per_sequence[name] = {"bd_rate": value, "note": note}
+    per_sequence = {name: _deltas(list(baseline[name].values()), list(candidate[name].values()))
+                    for name in sequences}
 
     def average(points: Points) -> list[tuple[float, float]]:
         return [tuple(sum(points[name][quality][part] for name in sequences) / len(sequences) for part in (0, 1))
                 for quality in qualities]
 
-    value, note = bd_rate(average(baseline), average(candidate))
     return {"sequences": sequences, "qualities": qualities, "per_sequence": per_sequence,
-            "class_curve": {"bd_rate": value, "note": note}}
+            "class_curve": _deltas(average(baseline), average(candidate))}
+
+
+def _deltas(baseline: list[tuple[float, float]], candidate: list[tuple[float, float]]) -> dict:
+    """BD-rate (over the common quality range) and BD-PSNR (over the common rate range), with the
+    reason each is missing when it is."""
+    rate, rate_note = bd_rate(baseline, candidate)
+    psnr, psnr_note = bd_psnr(baseline, candidate)
+    return {"bd_rate": rate, "note": rate_note, "bd_psnr": psnr, "psnr_note": psnr_note}
+
+
+def verdict(comparison: dict) -> tuple[bool | None, str]:
+    """Whether the candidate is better on the mean curve, and why: by BD-rate (negative is better)
+    where the curves share a quality range, else by BD-PSNR (positive is better) where they share
+    a rate range; ``None`` when neither is defined."""
+    result = comparison["class_curve"]
+    if result["bd_rate"] is not None:
+        return result["bd_rate"] < 0, f"BD-rate {result['bd_rate']:+.1f} % on the mean curve"
+    if result["bd_psnr"] is not None:
+        return result["bd_psnr"] > 0, (f"BD-rate undefined ({result['note']}); BD-PSNR {result['bd_psnr']:+.2f} dB "
+                                       "over the rates both curves cover")
+    return None, f"BD-rate undefined ({result['note']}) and BD-PSNR undefined ({result['psnr_note']})"
 
 
 def _percent(value: float | None) -> str:
@@ -59,6 +77,11 @@ def _percent(value: float | None) -> str:
 
 def _with_note(result: dict) -> str:
     return _percent(result["bd_rate"]) + ("" if result["note"] is None else f" ({result['note']})")
+
+
+def _psnr_with_note(result: dict) -> str:
+    value = "-" if result["bd_psnr"] is None else f"{result['bd_psnr']:+.2f} dB"
+    return value + ("" if result["psnr_note"] is None else f" ({result['psnr_note']})")
 
 
 def table(baseline: Points, candidate: Points, comparison: dict, labels: tuple[str, str]) -> str:
@@ -72,9 +95,11 @@ def table(baseline: Points, candidate: Points, comparison: dict, labels: tuple[s
             (base_bpp, base_psnr), (new_bpp, new_psnr) = baseline[name][quality], candidate[name][quality]
             lines.append(f"| {name} | {quality} | {base_bpp:.4f} | {base_psnr:.3f} | {new_bpp:.4f} | {new_psnr:.3f} | "
                          f"{100 * (new_bpp / base_bpp - 1):+.1f} % | {new_psnr - base_psnr:+.3f} dB |")
-    lines += ["", f"| BD-rate (PSNR-YUV, pchip) of the {second} model against the {first} model | value |",
-              "| --- | --- |"]
+    lines += ["", f"| {second} model against the {first} model (PSNR-YUV, pchip) | BD-rate | BD-PSNR |",
+              "| --- | --- | --- |"]
     for name, result in comparison["per_sequence"].items():
-        lines.append(f"| {name} | {_with_note(result)} |")
-    lines.append(f"| mean curve of the {len(comparison['sequences'])} clips | {_with_note(comparison['class_curve'])} |")
+        lines.append(f"| {name} | {_with_note(result)} | {_psnr_with_note(result)} |")
+    curve = comparison["class_curve"]
+    lines.append(f"| mean curve of the {len(comparison['sequences'])} clips | {_with_note(curve)} | "
+                 f"{_psnr_with_note(curve)} |")
     return "\n".join(lines)
