@@ -35,28 +35,7 @@ Curve = list[tuple[float, float]]
 
 def bd_rate(anchor: Curve, test: Curve, method: str = DEFAULT_BD_METHOD) -> tuple[float | None, str | None]:
     """BD-rate of ``test`` against ``anchor`` in percent, or ``None`` and the reason it has no value."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # bjontegaard imports pyplot; a command-line tool must never open a window
-    import bjontegaard
-
-    problem = _unusable(anchor, method, "the anchor") or _unusable(test, method, "the codec")
-    if problem:
-        return None, problem
-    anchor_rate, anchor_quality = _sorted(anchor)
-    test_rate, test_quality = _sorted(test)
-    overlap = min(anchor_quality[-1], test_quality[-1]) - max(anchor_quality[0], test_quality[0])
-    if overlap <= 0:
-        return None, "the curves cover no common quality range"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = bjontegaard.bd_rate(
-            anchor_rate, anchor_quality, test_rate, test_quality, method,
-            require_matching_points=False, min_overlap=0,
-        )
-    if not math.isfinite(value):
-        return None, "the interpolation gave no finite value"
-    return float(value), None
+    return _bjontegaard("bd_rate", anchor, test, method, axis=1)
 
 
 def bd_psnr(anchor: Curve, test: Curve, method: str = DEFAULT_BD_METHOD) -> tuple[float | None, str | None]:
@@ -64,22 +43,28 @@ def bd_psnr(anchor: Curve, test: Curve, method: str = DEFAULT_BD_METHOD) -> tupl
     for PSNR) over the log-rate interval both cover; positive is better.  ``None`` and the reason
     when it has no value.  Where two curves share no quality range BD-rate is undefined, but if
     they share a rate range this still says which one is above the other there."""
+    return _bjontegaard("bd_psnr", anchor, test, method, axis=0)
+
+
+def _bjontegaard(function: str, anchor: Curve, test: Curve, method: str, axis: int) -> tuple[float | None, str | None]:
+    """The ``bjontegaard`` package's ``function`` over the interval of the ``axis`` (1: quality,
+    0: rate) both curves cover."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # bjontegaard imports pyplot; a command-line tool must never open a window
     import bjontegaard
 
-    problem = _unusable(anchor, method, "the anchor", axis=0) or _unusable(test, method, "the codec", axis=0)
+    problem = _unusable(anchor, method, "the anchor", axis) or _unusable(test, method, "the codec", axis)
     if problem:
         return None, problem
-    anchor_rate, anchor_quality = _sorted(anchor, axis=0)
-    test_rate, test_quality = _sorted(test, axis=0)
-    overlap = min(anchor_rate[-1], test_rate[-1]) - max(anchor_rate[0], test_rate[0])
-    if overlap <= 0:
-        return None, "the curves cover no common rate range"
+    anchor_rate, anchor_quality = _sorted(anchor, axis)
+    test_rate, test_quality = _sorted(test, axis)
+    anchor_axis, test_axis = (anchor_quality, test_quality) if axis else (anchor_rate, test_rate)
+    if min(anchor_axis[-1], test_axis[-1]) - max(anchor_axis[0], test_axis[0]) <= 0:
+        return None, f"the curves cover no common {'quality' if axis else 'rate'} range"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        value = bjontegaard.bd_psnr(
+        value = getattr(bjontegaard, function)(
             anchor_rate, anchor_quality, test_rate, test_quality, method,
             require_matching_points=False, min_overlap=0,
         )
