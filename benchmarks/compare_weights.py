@@ -35,8 +35,10 @@ def validation_clips() -> list[Path]:
     return [EXAMPLE_CLIP, *([bikes] if bikes.is_file() else [])]
 
 
-def evaluate(weights: str, inputs: list[Path], report: Path, frames: int, qualities: str) -> dict:
-    command = ["eval", *map(str, inputs), "--codecs", "cmfr", "--model", weights, "--qualities", qualities,
+def evaluate(weights: str, inputs: list[Path], report: Path, frames: int, qualities: str,
+             options: tuple[str, ...] = ()) -> dict:
+    """``cmfr eval --codecs cmfr`` of ``weights`` (plus any further eval ``options``) into ``report``."""
+    command = ["eval", *map(str, inputs), "--codecs", "cmfr", "--model", weights, *options, "--qualities", qualities,
                "--frames", str(frames), "--no-msssim", "--output", str(report), "--resume"]
     print("cmfr " + " ".join(command), flush=True)
     subprocess.run([sys.executable, "-m", "cmfr_codec", *command], check=True, cwd=ROOT)

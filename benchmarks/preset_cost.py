@@ -16,8 +16,6 @@ figure to quote for speed).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,17 +24,9 @@ from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_weights import validation_clips  # noqa: E402
+from compare_weights import evaluate, validation_clips  # noqa: E402
 
 PRESETS = ("medium", "fast")
-
-
-def evaluate(model: str, preset: str, inputs: list[Path], report: Path, frames: int, qualities: str) -> dict:
-    command = ["eval", *map(str, inputs), "--codecs", "cmfr", "--model", model, "--cmfr-preset", preset,
-               "--qualities", qualities, "--frames", str(frames), "--no-msssim", "--output", str(report), "--resume"]
-    print("cmfr " + " ".join(command), flush=True)
-    subprocess.run([sys.executable, "-m", "cmfr_codec", *command], check=True, cwd=ROOT)
-    return json.loads(report.read_text())
 
 
 def mean_encode_fps(report: dict) -> float:
@@ -56,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     inputs = arguments.inputs or validation_clips()
     arguments.run.mkdir(parents=True, exist_ok=True)
-    reports = {preset: evaluate(arguments.model, preset, inputs, arguments.run / f"{preset}.json", arguments.frames,
-                                arguments.qualities)
+    reports = {preset: evaluate(arguments.model, inputs, arguments.run / f"{preset}.json", arguments.frames,
+                                arguments.qualities, ("--cmfr-preset", preset))
                for preset in PRESETS}
     points = {preset: rd_points(report) for preset, report in reports.items()}
     comparison = compare(points["medium"], points["fast"])

@@ -236,7 +236,7 @@ def encode_video(
                     _write_record(writer, pending, frames - 1, on_frame)
                 pending = record
                 frames += 1
-                if recon is not None and reconstruction is not None:
+                if recon is not None:
                     recon.write(reconstruction)
             if pending is None:
                 raise InputError(f"{reader.path} has no frames to encode")

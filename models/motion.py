@@ -41,8 +41,9 @@ def warp(x: torch.Tensor, flow: torch.Tensor, band_start: int | None = None) -> 
     grid_x = (2.0 * (columns + flow[:, 0].to(dtype)) + 1.0) / width - 1.0
     grid_y = (2.0 * (rows + flow[:, 1].to(dtype)) + 1.0) / height - 1.0
     grid = torch.stack((grid_x, grid_y), dim=-1)
-    sampled = F.grid_sample(x.to(torch.promote_types(x.dtype, dtype)), grid.to(torch.promote_types(x.dtype, dtype)),
-                            mode="bilinear", padding_mode="border", align_corners=False)
+    sampling = torch.promote_types(x.dtype, dtype)
+    sampled = F.grid_sample(x.to(sampling), grid.to(sampling), mode="bilinear", padding_mode="border",
+                            align_corners=False)
     return sampled.to(x.dtype)
 
 

@@ -133,7 +133,8 @@ def run_stripes(tasks: list[Callable[[], None]]) -> None:
     Which thread runs a task never changes its result: every task is the same one-thread computation
     of a fixed stripe, and none stripes again (striping is off while the calling thread runs one).
     """
-    workers = min(worker_count(), len(tasks))
+    threads = worker_count()
+    workers = min(threads, len(tasks))
     if workers == 1:
         for task in tasks:
             task()
@@ -149,7 +150,7 @@ def run_stripes(tasks: list[Callable[[], None]]) -> None:
                 return
             task()
 
-    helpers = [_executor(worker_count() - 1).submit(_without_autograd, drain) for _ in range(workers - 1)]
+    helpers = [_executor(threads - 1).submit(_without_autograd, drain) for _ in range(workers - 1)]
     try:
         with _striping(False):
             drain()
