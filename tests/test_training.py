@@ -254,3 +254,29 @@ def test_cmfr_train_runs_where_pyav_is_missing(prepared: Path, tmp_path: Path):
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "intra" / "tiny.intra.cmfrw").exists()
+
+
+def test_the_quality_steps_learn_at_their_own_scale_of_the_learning_rate(prepared: Path, tmp_path: Path):
+    # Adam's first step moves every parameter by about its learning rate, so the quality steps of the
+    # scaled run move ten times as far while every other parameter moves exactly as in the plain run.
+    torch.manual_seed(3)
+    start = trainer.new_codec("tiny").state_dict()
+    moved = {}
+    for scale in (1.0, 10.0):
+        settings = RunSettings(data=prepared, output=tmp_path / str(scale), seed=3, workers=0, report=lambda message: None)
+        run_stages(_stage("intra", 1, quality_learning_rate_scale=scale), settings, "tiny")
+        trained = load_checkpoint(tmp_path / str(scale) / "intra" / CHECKPOINT_NAME).model
+        moved[scale] = {key: (trained[key] - start[key]).abs() for key in start if key.startswith("intra.")}
+    quality = [key for key in moved[1.0] if key.endswith("log_steps")]
+    assert quality and all(moved[1.0][key].any() for key in quality)
+    for key in quality:
+        assert torch.allclose(moved[10.0][key], 10 * moved[1.0][key], rtol=1e-3)
+    others = [key for key in moved[1.0] if key not in quality and moved[1.0][key].any()]
+    assert others and all(torch.equal(moved[10.0][key], moved[1.0][key]) for key in others)
+
+
+def test_a_stage_refuses_a_quality_learning_rate_scale_that_is_not_positive():
+    from cmfr_codec.errors import InputError
+
+    with pytest.raises(InputError, match="quality_learning_rate_scale must be positive"):
+        with_overrides(load_stage("cascade"), quality_learning_rate_scale=0.0)

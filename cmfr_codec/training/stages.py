@@ -10,6 +10,7 @@ A stage says what trains, on what snippets, for how long and with which loss::
     frames = 5            # frames per snippet: 1 for intra, 2 for one P-frame, 3..7 for the cascade
     learning_rate = 1e-5  # at step 1, decaying exponentially to
     final_learning_rate = 1e-6  # at the last step
+    quality_learning_rate_scale = 1.0  # multiplies the learning rate of the quality steps (QualityScales)
     rate_weight = 1.0     # 0 trains reconstruction only
     warp_weight = 0.0     # weight of the warping loss lambda * D(warp(x^_{t-1}), x_t)
     distortion = "mse"    # "mse" (YUV 6:1:1) | "msssim" (1 - MS-SSIM of the luma)
@@ -55,6 +56,7 @@ class StageConfig:
     frames: int
     learning_rate: float
     final_learning_rate: float
+    quality_learning_rate_scale: float = 1.0
     rate_weight: float = 1.0
     warp_weight: float = 0.0
     distortion: str = "mse"
@@ -82,6 +84,9 @@ class StageConfig:
                 raise InputError(f"stage {self.name}: {field} must be 1 or more, got {getattr(self, field)}")
         if self.learning_rate <= 0 or self.final_learning_rate <= 0:
             raise InputError(f"stage {self.name}: learning rates must be positive")
+        if self.quality_learning_rate_scale <= 0:
+            raise InputError(f"stage {self.name}: quality_learning_rate_scale must be positive, "
+                             f"got {self.quality_learning_rate_scale}")
         self._check_data_options()
 
     def _check_data_options(self) -> None:

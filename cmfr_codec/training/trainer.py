@@ -41,6 +41,7 @@ from cmfr_codec.errors import InputError
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.quality import QualityScales
 from cmfr_codec.progress import frame_progress
 from cmfr_codec.training.distributed import ProcessPlace, barrier
 from cmfr_codec.training.flow_teacher import dis_flow_targets, one_opencv_thread, require_flow_teacher
@@ -267,6 +268,23 @@ def trainable_parameters(codec: CmfrCodec, trains: str) -> list[nn.Parameter]:
     return selected
 
 
+def parameter_groups(codec: CmfrCodec, parameters: list[nn.Parameter], quality_scale: float) -> list[dict]:
+    """Adam's groups for ``parameters``, each with the factor ``"scale"`` on the stage's learning rate.
+
+    The quality steps (:class:`QualityScales`) get ``quality_scale``: Adam moves a parameter by
+    about one learning rate per step, and the log-steps must travel a unit or more for the 64
+    qualities to spread over the lambda range, which the network's learning rate would take tens of
+    thousands of steps to do.  One group when the factor is 1 (the layout of older checkpoints).
+    """
+    if quality_scale == 1:
+        return [{"params": parameters, "scale": 1.0}]
+    quality = {id(parameter) for module in codec.modules() if isinstance(module, QualityScales)
+               for parameter in module.parameters()}
+    groups = [{"params": [parameter for parameter in parameters if id(parameter) not in quality], "scale": 1.0},
+              {"params": [parameter for parameter in parameters if id(parameter) in quality], "scale": quality_scale}]
+    return [group for group in groups if group["params"]]
+
+
 def psnr(mse: float) -> float:
     """PSNR in dB of a 6:1:1-weighted MSE on [0, 1]."""
     return 10 * math.log10(1 / mse) if mse > 0 else math.inf
@@ -406,7 +424,8 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
         folder.mkdir(parents=True, exist_ok=True)
     codec.to(place.device).train()
     parameters = trainable_parameters(codec, stage.trains)
-    optimizer = torch.optim.Adam(parameters, lr=stage.learning_rate)
+    optimizer = torch.optim.Adam(parameter_groups(codec, parameters, stage.quality_learning_rate_scale),
+                                 lr=stage.learning_rate)
     start = 0
     if resume is not None:
         codec.load_state_dict(resume.model)
@@ -442,7 +461,7 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
         for step, batch in enumerate(_batches(loader, place.device), start=start + 1):
             learning_rate = stage.learning_rate_at(step)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate
+                group["lr"] = learning_rate * group["scale"]
             quality = torch.from_numpy(step_rng(settings.seed, step, place.rank, _QUALITY_STREAM)
                                        .integers(0, QUALITY_LEVELS, len(batch.snippets))).to(place.device)
             torch.manual_seed(step_torch_seed(settings.seed, step, place.rank))
