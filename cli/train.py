@@ -24,6 +24,12 @@ from .data import DEFAULT_PREPARED
               help="Model preset to train from scratch: cmfr-s, cmfr-base or tiny (ignored with --init or --resume).")
 @click.option("--init", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Start from these weights (either .cmfrw file of a pair) instead of a random model (default: none).")
+@click.option("--without", "without", default="", metavar="LIST",
+              help="CMFR methods to switch off in a new model, comma-separated, from feature_residual, sff, "
+                   "motion_refiner (all three: the paper's baseline, named NAME-baseline) (default: none).")
+@click.option("--intra-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Give a new model the intra codec of these weights (either .cmfrw file of a pair), so that "
+                   "ablation variants share one trained intra codec (default: none).")
 @click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue from this checkpoint.pt: its model, optimiser, step, seed and stage "
                    "(then the stages after it with --stage all) (default: none).")
@@ -59,7 +65,8 @@ from .data import DEFAULT_PREPARED
               help="bf16 autocast on CUDA (the CPU always trains in fp32).")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto picks CUDA when a GPU is usable; under torchrun each process takes GPU LOCAL_RANK.")
-def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, resume: Path | None,
+def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, without: str,
+          intra_from: Path | None, resume: Path | None,
           steps: int | None, batch: int | None, crop: int | None, frames: int | None, distill_steps: int | None,
           checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
           learning_rate: float | None, quality_lr_scale: float | None, log_every: int | None, seed: int,
@@ -74,7 +81,7 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
     """
     from cmfr_codec.device import resolve_device
     from cmfr_codec.errors import InputError
-    from cmfr_codec.models.config import preset
+    from cmfr_codec.models.config import preset, without_methods
     from cmfr_codec.training.distributed import join_process_group, leave_process_group
     from cmfr_codec.training.stages import STAGE_ORDER, load_stage, with_overrides
     from cmfr_codec.training.trainer import RunSettings, run_stages
@@ -83,7 +90,10 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
         raise InputError("give --init or --resume, not both")
     if crop is not None and crop % 64:
         raise InputError(f"--crop must be a multiple of 64, got {crop}")
-    preset(model_config)
+    methods = [method.strip() for method in without.split(",") if method.strip()]
+    if (methods or intra_from is not None) and (init is not None or resume is not None):
+        raise InputError("--without and --intra-from build a new model; they do not go with --init or --resume")
+    config = without_methods(preset(model_config), methods)
 
     def overrides(config):
         rates = {}
@@ -103,6 +113,6 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
         report = click.echo if place.is_main else (lambda message: None)
         settings = RunSettings(data=data, output=output, seed=seed, workers=workers, bf16=precision == "bf16",
                                place=place, report=lambda message: report(message, err=True))
-        run_stages(stages, settings, model_config, init, resume, overrides)
+        run_stages(stages, settings, config, init, resume, overrides, intra_from=intra_from)
     finally:
         leave_process_group()

@@ -339,6 +339,29 @@ TINY = ModelConfig(
 
 PRESETS = {config.name: config for config in (CMFR_S, CMFR_BASE, TINY)}
 
+CMFR_METHODS = ("feature_residual", "sff", "motion_refiner")
+"""The three switches of :class:`InterConfig` that are the paper's methods, in the paper's order."""
+
+
+def without_methods(config: ModelConfig, methods: typing.Iterable[str]) -> ModelConfig:
+    """``config`` with the CMFR ``methods`` switched off, for the ablation, renamed for what is off.
+
+    All three off is the paper's baseline, ``NAME-baseline``; fewer give ``NAME-no-sff`` and the like
+    (the bitstream records the name, so an ablated model's streams say what made them).  No methods:
+    ``config`` itself.
+    """
+    off = set(methods)
+    unknown = sorted(off - set(CMFR_METHODS))
+    if unknown:
+        raise ModelError(f"no CMFR method named {unknown[0]!r}; the methods are {', '.join(CMFR_METHODS)}")
+    if not off:
+        return config
+    kept = [method for method in CMFR_METHODS if method not in off]
+    suffix = "baseline" if not kept else "-".join(f"no-{method.replace('_', '-')}" for method in CMFR_METHODS
+                                                   if method in off)
+    inter = dataclasses.replace(config.inter, **{method: False for method in off})
+    return dataclasses.replace(config, name=f"{config.name}-{suffix}", inter=inter)
+
 
 def preset(name: str) -> ModelConfig:
     """The preset called ``name``; ModelError listing the known names otherwise."""

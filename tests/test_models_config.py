@@ -11,6 +11,7 @@ from cmfr_codec.errors import ModelError
 from cmfr_codec.models.complexity import count_macs, count_parameters
 from cmfr_codec.models.config import (
     CMFR_BASE,
+    CMFR_METHODS,
     CMFR_S,
     PRESETS,
     TINY,
@@ -18,6 +19,7 @@ from cmfr_codec.models.config import (
     IntraConfig,
     ModelConfig,
     preset,
+    without_methods,
 )
 from cmfr_codec.models.inter import InterCodec
 from cmfr_codec.models.intra import IntraCodec
@@ -185,3 +187,18 @@ def test_count_macs_counts_convolutions_that_coding_runs_in_stripes():
     with reproducible_inference():
         macs = count_macs(convolution, (torch.zeros(1, 8, 256, 32),))
     assert macs == 256 * 32 * 8 * 8 * 3 * 3
+
+
+def test_switching_methods_off_names_the_model_for_the_ablation_and_keeps_everything_else():
+    baseline = without_methods(CMFR_S, CMFR_METHODS)
+    assert baseline.name == "cmfr-s-baseline"
+    assert not any(getattr(baseline.inter, method) for method in CMFR_METHODS)
+    assert baseline.intra == CMFR_S.intra
+    assert dataclasses.replace(baseline.inter, feature_residual=True, sff=True, motion_refiner=True) == CMFR_S.inter
+    no_sff = without_methods(CMFR_S, ["sff"])
+    assert no_sff.name == "cmfr-s-no-sff" and not no_sff.inter.sff and no_sff.inter.feature_residual
+    assert without_methods(CMFR_S, ["motion_refiner", "feature_residual"]).name == \
+        "cmfr-s-no-feature-residual-no-motion-refiner"
+    assert without_methods(CMFR_S, []) is CMFR_S
+    with pytest.raises(ModelError, match="no CMFR method named 'masks'"):
+        without_methods(CMFR_S, ["masks"])

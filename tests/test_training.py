@@ -280,3 +280,27 @@ def test_a_stage_refuses_a_quality_learning_rate_scale_that_is_not_positive():
 
     with pytest.raises(InputError, match="quality_learning_rate_scale must be positive"):
         with_overrides(load_stage("cascade"), quality_learning_rate_scale=0.0)
+
+
+def test_an_ablation_variant_trains_with_its_methods_off_from_another_models_intra_codec(all_stages: Path,
+                                                                                      prepared: Path, run_cmfr,
+                                                                                      tmp_path: Path):
+    from cmfr_codec.weights import find_weights, load_model
+
+    source = all_stages / "cascade" / "tiny.intra.cmfrw"
+    result = run_cmfr("train", "--stage", "inter", "--steps", "2", "--validate-every", "2", "--data", prepared,
+                      "--output", tmp_path, "--without", "feature_residual,sff,motion_refiner", "--intra-from", source,
+                      *TINY_RUN)
+    assert result.exit_code == 0, result.stderr
+    variant = load_model(find_weights(str(tmp_path / "inter" / "tiny-baseline.intra.cmfrw")), for_coding=False).codec
+    assert not (variant.config.inter.feature_residual or variant.config.inter.sff or variant.config.inter.motion_refiner)
+    shared = load_model(find_weights(str(source)), for_coding=False).codec
+    shared_intra = shared.intra.state_dict()
+    assert all(torch.equal(value, shared_intra[name]) for name, value in variant.intra.state_dict().items())
+    assert not any("mask_network" in name or "motion_refiner" in name for name in variant.inter.state_dict())
+    mixed = run_cmfr("train", "--stage", "inter", "--init", source, "--without", "sff", "--data", prepared,
+                     "--output", tmp_path / "x", *TINY_RUN)
+    assert mixed.exit_code == 2 and "do not go with --init or --resume" in mixed.stderr
+    unknown = run_cmfr("train", "--stage", "inter", "--without", "masks", "--data", prepared,
+                       "--output", tmp_path / "x", *TINY_RUN)
+    assert unknown.exit_code == 1 and "no CMFR method named 'masks'" in unknown.stderr

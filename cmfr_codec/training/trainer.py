@@ -397,8 +397,21 @@ class StageResult:
     checkpoint: Path
 
 
-def new_codec(model_config: str) -> CmfrCodec:
-    return CmfrCodec(preset(model_config))
+def new_codec(model_config: str | ModelConfig) -> CmfrCodec:
+    return CmfrCodec(preset(model_config) if isinstance(model_config, str) else model_config)
+
+
+def copy_intra(codec: CmfrCodec, weights: Path) -> None:
+    """Load the intra codec of the weights pair ``weights`` into ``codec``, whose inter codec stays as it is.
+
+    For the ablation: models that differ only in their inter codec start from one trained intra codec.
+    """
+    from cmfr_codec.weights import find_weights, read_part
+
+    part = read_part(find_weights(str(weights)).intra, "intra")
+    if part["config"]["intra"] != codec.config.intra.to_dict():
+        raise InputError(f"--intra-from {weights}: its intra codec has another config than {codec.config.name}'s")
+    codec.intra.load_state_dict(part["state_dict"])
 
 
 def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextManager:
@@ -522,11 +535,13 @@ def validate(objective: StageObjective, clips: list[torch.Tensor], device: str, 
     return {**totals, "psnr": psnr(totals["mse"])}
 
 
-def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: str = "cmfr-s",
+def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: str | ModelConfig = "cmfr-s",
                init: Path | None = None, resume: Path | None = None,
-               resume_overrides: Callable[[StageConfig], StageConfig] = lambda stage: stage) -> list[StageResult]:
-    """Train ``stages`` in order on one model: fresh (``model_config``), from weights (``init``) or
-    from a checkpoint (``resume``: its stage continues, with its own seed, then the stages after it).
+               resume_overrides: Callable[[StageConfig], StageConfig] = lambda stage: stage,
+               intra_from: Path | None = None) -> list[StageResult]:
+    """Train ``stages`` in order on one model: fresh (``model_config``, a preset name or a config; its
+    intra codec from ``intra_from``'s weights if given), from weights (``init``) or from a checkpoint
+    (``resume``: its stage continues, with its own seed, then the stages after it).
     """
     checkpoint = None
     if resume is not None:
@@ -546,6 +561,8 @@ def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: s
     else:
         torch.manual_seed(settings.seed)
         codec = new_codec(model_config)
+        if intra_from is not None:
+            copy_intra(codec, intra_from)
     results = []
     for number, stage in enumerate(stages):
         results.append(train_stage(codec, stage, settings, checkpoint if number == 0 else None))
