@@ -39,7 +39,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -50,20 +49,13 @@ from cmfr_codec.models.config import ModelConfig
 from cmfr_codec.models.integer import IntegerNetwork
 from cmfr_codec.training.bootstrap import float_entropy
 from cmfr_codec.training.stages import StageConfig, load_stage, with_overrides
-from cmfr_codec.training.trainer import (
-    CHECKPOINT_NAME,
-    TRAIN_LOG,
-    VALIDATION_LOG,
-    RunSettings,
-    load_checkpoint,
-    read_log,
-    run_stages,
-)
+from cmfr_codec.training.trainer import RunSettings, run_stages
 from cmfr_codec.weights import WeightsFiles, find_weights, load_model, save_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare_weights import validation_clips  # noqa: E402
+from staged_runs import stage_weights, train_in_order, training_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "runs" / "integer-cost"
@@ -164,17 +156,8 @@ class Budget:
     workers: int
 
 
-def _stage_folder(run: Path, variant: str, stage: str) -> Path:
-    return run / f"train-{variant}" / stage
-
-
-def _stage_weights(run: Path, variant: str, stage: str) -> Path | None:
-    found = sorted(_stage_folder(run, variant, stage).glob("*.intra.cmfrw"))
-    return found[0] if found else None
-
-
-def _checkpoint_step(path: Path) -> int | None:
-    return load_checkpoint(path).step if path.is_file() else None
+def _variant_folder(run: Path, variant: str) -> Path:
+    return run / f"train-{variant}"
 
 
 def stage_config(stage: str, steps: int, budget: Budget) -> StageConfig:
@@ -199,40 +182,21 @@ def train(variant: str, budget: Budget, run: Path) -> Path:
     init = run / f"init-{variant}.intra.cmfrw"
     if not init.is_file():
         raise SystemExit(f"no {init}: run 'prepare' first")
-    output = run / f"train-{variant}"
-    times_path = output / "wall_seconds.json"
-    output.mkdir(parents=True, exist_ok=True)
+    output = _variant_folder(run, variant)
     settings = RunSettings(data=ROOT / "data" / "prepared", output=output, seed=budget.seed, workers=budget.workers,
                            report=lambda message: print(message, flush=True))
-    for stage, steps in zip(STAGES, (budget.intra_steps, budget.inter_steps), strict=True):
-        config = stage_config(stage, steps, budget)
-        checkpoint = _stage_folder(run, variant, stage) / CHECKPOINT_NAME
-        done_step = _checkpoint_step(checkpoint)
-        if done_step == steps and _stage_weights(run, variant, stage) is not None:
-            print(f"{variant} {stage}: done ({steps} steps)", flush=True)
-            init = _stage_weights(run, variant, stage)
-            continue
-        started = time.monotonic()
-        if done_step is not None and done_step < steps:
-            print(f"{variant} {stage}: resuming {checkpoint} at step {done_step + 1} of {steps}", flush=True)
-            run_stages([config], settings, resume=checkpoint, resume_overrides=lambda _, config=config: config)
-        else:
-            print(f"{variant} {stage}: {steps} steps from {init}", flush=True)
-            run_stages([config], settings, init=init)
-        times = json.loads(times_path.read_text()) if times_path.is_file() else {}
-        times[stage] = times.get(stage, 0.0) + time.monotonic() - started
-        times_path.write_text(json.dumps(times, indent=1))
-        init = _stage_weights(run, variant, stage)
-    print(f"{variant}: final weights {init}", flush=True)
-    return init
+    stages = [stage_config(stage, steps, budget)
+              for stage, steps in zip(STAGES, (budget.intra_steps, budget.inter_steps), strict=True)]
+    return train_in_order(output, stages, settings, lambda config: run_stages([config], settings, init=init), variant)
 
 
 # -- evaluate -----------------------------------------------------------------------------------
 
 def final_weights(run: Path, variant: str) -> Path:
-    weights = _stage_weights(run, variant, STAGES[-1])
+    folder = _variant_folder(run, variant) / STAGES[-1]
+    weights = stage_weights(folder)
     if weights is None:
-        raise SystemExit(f"no weights in {_stage_folder(run, variant, STAGES[-1])}: train {variant} first")
+        raise SystemExit(f"no weights in {folder}: train {variant} first")
     return weights
 
 
@@ -242,28 +206,6 @@ def eval_command(inputs: list[Path], weights: Path, report: Path, frames: int, q
     return ["cmfr", "eval", *(str(path) for path in inputs), "--codecs", "cmfr", "--model", str(weights),
             "--qualities", qualities, "--frames", str(frames), "--intra-period", str(intra_period),
             "--output", str(report), "--resume"]
-
-
-def training_summary(run: Path) -> str:
-    """Last training and validation rows of each variant and stage, and the wall time each took."""
-    lines = ["| variant | stage | steps | wall | last train loss | validation bpp | validation PSNR dB |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for variant in VARIANTS:
-        seconds_path = run / f"train-{variant}" / "wall_seconds.json"
-        seconds = json.loads(seconds_path.read_text()) if seconds_path.is_file() else {}
-        for stage in STAGES:
-            folder = _stage_folder(run, variant, stage)
-            if not (folder / TRAIN_LOG).is_file():
-                continue
-            train_rows, validation_rows = read_log(folder / TRAIN_LOG), read_log(folder / VALIDATION_LOG)
-            last, validation = train_rows[-1], validation_rows[-1] if validation_rows else None
-            wall = f"{seconds[stage] / 60:.1f} min" if stage in seconds else "-"
-            first_validation = validation_rows[0] if validation_rows else None
-            lines.append(f"| {variant} | {stage} | {int(last['step'])} | {wall} | {last['loss']:.4f} | "
-                         + ("- | -" if validation is None else
-                            f"{first_validation['bpp']:.4f} -> {validation['bpp']:.4f} | "
-                            f"{first_validation['psnr']:.2f} -> {validation['psnr']:.2f}") + " |")
-    return "\n".join(lines)
 
 
 def evaluate(run: Path, inputs: list[Path], frames: int, qualities: str, intra_period: int) -> dict:
@@ -286,7 +228,7 @@ def evaluate(run: Path, inputs: list[Path], frames: int, qualities: str, intra_p
         print(f"{frame_type}-frames only (means over the {frame_type}-frames of each sequence):")
         print(table(typed["float"], typed["integer"], by_type[frame_type], VARIANTS[::-1]))
         print()
-    print(training_summary(run))
+    print(training_table({variant: _variant_folder(run, variant) for variant in VARIANTS}, STAGES))
     summary = {"points": {variant: {name: {str(quality): point for quality, point in sequence.items()}
                                     for name, sequence in variant_points.items()}
                           for variant, variant_points in points.items()},
