@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cmfr_codec.evaluation.model_comparison import compare, rd_points, table, verdict
+from cmfr_codec.evaluation.model_comparison import (
+    anchored_table,
+    anchored_verdict,
+    compare,
+    compare_through_anchor,
+    rd_points,
+    table,
+    verdict,
+)
 
 
 def report(rates: list[float], psnrs: list[float]) -> dict:
@@ -52,3 +60,30 @@ def test_curves_sharing_neither_quality_nor_rate_leave_the_verdict_undecided():
     candidate = rd_points(report([0.1, 0.2, 0.4, 0.8], [30, 32, 34, 36]))
     better, reason = verdict(compare(baseline, candidate))
     assert better is None and "no common rate range" in reason
+
+
+def anchor_points(rates: list[float], psnrs: list[float]) -> dict:
+    """x264-like points of one clip, keyed by CRF."""
+    return {"clip": {crf: (bpp, psnr) for crf, bpp, psnr in zip((22, 32, 42, 51), rates, psnrs, strict=True)}}
+
+
+def test_models_without_common_ranges_are_judged_by_their_distance_to_a_common_anchor():
+    anchor = anchor_points([0.01, 0.03, 0.1, 0.3], [30, 34, 38, 42])
+    baseline = rd_points(report([0.011, 0.012, 0.013, 0.014], [20, 20.1, 20.2, 20.3]))
+    candidate = rd_points(report([0.05, 0.08, 0.12, 0.2], [28, 30, 32, 34]))
+    assert verdict(compare(baseline, candidate))[0] is None
+    comparison = compare_through_anchor(baseline, candidate, anchor)
+    assert comparison["baseline"]["bd_psnr"] < comparison["candidate"]["bd_psnr"] < 0
+    better, reason = anchored_verdict(comparison, "x264")
+    assert better is True and reason.startswith("BD-PSNR against x264: candidate -")
+    worse, _ = anchored_verdict(compare_through_anchor(candidate, baseline, anchor), "x264")
+    assert worse is False
+    assert "| baseline | - (the curves cover no common quality range) | -10.67 dB |" in anchored_table(comparison, "x264")
+
+
+def test_an_anchor_that_covers_neither_model_leaves_the_verdict_undecided():
+    anchor = anchor_points([1.0, 2.0, 3.0, 4.0], [50, 52, 54, 56])
+    baseline = rd_points(report([0.011, 0.012, 0.013, 0.014], [20, 20.1, 20.2, 20.3]))
+    candidate = rd_points(report([0.05, 0.08, 0.12, 0.2], [28, 30, 32, 34]))
+    better, reason = anchored_verdict(compare_through_anchor(baseline, candidate, anchor), "x264")
+    assert better is None and "neither BD-rate nor BD-PSNR against x264" in reason

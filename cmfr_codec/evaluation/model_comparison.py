@@ -42,12 +42,52 @@ def compare(baseline: Points, candidate: Points) -> dict:
     per_sequence = {name: _deltas(list(baseline[name].values()), list(candidate[name].values()))
                     for name in sequences}
 
-    def average(points: Points) -> list[tuple[float, float]]:
-        return [tuple(sum(points[name][quality][part] for name in sequences) / len(sequences) for part in (0, 1))
-                for quality in qualities]
-
     return {"sequences": sequences, "qualities": qualities, "per_sequence": per_sequence,
-            "class_curve": _deltas(average(baseline), average(candidate))}
+            "class_curve": _deltas(mean_curve(baseline, sequences, qualities),
+                                   mean_curve(candidate, sequences, qualities))}
+
+
+def mean_curve(points: Points, sequences: list[str], rate_points: list) -> list[tuple[float, float]]:
+    """(bpp, PSNR) averaged over ``sequences`` at each of ``rate_points`` (quality indices, or CRFs)."""
+    return [tuple(sum(points[name][rate_point][part] for name in sequences) / len(sequences) for part in (0, 1))
+            for rate_point in rate_points]
+
+
+def _own_mean_curve(points: Points, sequences: list[str]) -> list[tuple[float, float]]:
+    return mean_curve(points, sequences, sorted(set.intersection(*(set(points[name]) for name in sequences))))
+
+
+def compare_through_anchor(baseline: Points, candidate: Points, anchor: Points) -> dict:
+    """Each model's BD-rate and BD-PSNR against a third codec (``anchor``, e.g. x264 on the same clips),
+    on the mean curves over the sequences all three have: for models whose curves share neither a
+    quality nor a rate range, so that :func:`compare` cannot judge one against the other."""
+    sequences = sorted(set(baseline) & set(candidate) & set(anchor))
+    reference = _own_mean_curve(anchor, sequences)
+    return {"sequences": sequences,
+            **{label: _deltas(reference, _own_mean_curve(points, sequences))
+               for label, points in (("baseline", baseline), ("candidate", candidate))}}
+
+
+def anchored_verdict(comparison: dict, anchor: str) -> tuple[bool | None, str]:
+    """Whether the candidate is the closer of the two models to the anchor: by BD-rate where both have
+    one against it, else by BD-PSNR; ``None`` when neither is defined for both."""
+    base, new = comparison["baseline"], comparison["candidate"]
+    if base["bd_rate"] is not None and new["bd_rate"] is not None:
+        return new["bd_rate"] < base["bd_rate"], (f"BD-rate against {anchor}: candidate {new['bd_rate']:+.1f} %, "
+                                                  f"baseline {base['bd_rate']:+.1f} %")
+    if base["bd_psnr"] is not None and new["bd_psnr"] is not None:
+        return new["bd_psnr"] > base["bd_psnr"], (f"BD-PSNR against {anchor}: candidate {new['bd_psnr']:+.2f} dB, "
+                                                  f"baseline {base['bd_psnr']:+.2f} dB")
+    return None, f"neither BD-rate nor BD-PSNR against {anchor} is defined for both models"
+
+
+def anchored_table(comparison: dict, anchor: str) -> str:
+    """Markdown: each model's BD-rate and BD-PSNR against ``anchor`` on the mean curve."""
+    lines = [f"| model against {anchor}, mean curve of {len(comparison['sequences'])} clips (PSNR-YUV, pchip) "
+             "| BD-rate | BD-PSNR |", "| --- | --- | --- |"]
+    for label in ("baseline", "candidate"):
+        lines.append(f"| {label} | {_with_note(comparison[label])} | {_psnr_with_note(comparison[label])} |")
+    return "\n".join(lines)
 
 
 def _deltas(baseline: list[tuple[float, float]], candidate: list[tuple[float, float]]) -> dict:
