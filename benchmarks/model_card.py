@@ -1,14 +1,14 @@
 """The model card's RD table: the shipped cmfr-s next to x264 and x265 on two clips, with BD-rates.
 
-    python benchmarks/model_card.py [--model cmfr-s] [--frames 32]
+    python benchmarks/model_card.py [--model cmfr-s] [--frames 32] [--crf 22,27,32,37,42,47,51]
 
 For the example clip (examples/city_416x240_25fps.mkv, cut from cityCC0.mpg) and bikes.mp4 (fetched
 by ``cmfr data fetch``; both are in the validation split, docs/data.md), it runs
 
-    cmfr eval CLIP --codecs cmfr,x264,x265 --frames 32 --model MODEL --output docs/model_card/NAME.json --resume
+    cmfr eval CLIP --codecs cmfr,x264,x265 --frames 32 --model MODEL --crf 22,27,32,37,42,47,51 \
+        --output docs/model_card/NAME.json --resume
 
-(quality indices 0, 21, 42, 63; x264 and x265 medium at CRF 22, 27, 32, 37; low delay, intra period
-32, the eval defaults; ``--resume`` keeps the points a report already holds, so delete the reports
+(quality indices 0, 21, 42, 63; x264 and x265 medium; low delay, intra period 32, the eval defaults; ``--resume`` keeps the points a report already holds, so delete the reports
 after changing the weights), then rewrites the block between the ``model-card`` markers in
 docs/models.md with, per clip: bpp, PSNR-YUV and MS-SSIM-YUV of every rate point, and the BD-rates
 (PSNR-YUV and MS-SSIM-YUV, pchip) of cmfr against x264 and against x265, and of x265 against x264.
@@ -31,11 +31,14 @@ CLIPS = {"city": Path("examples/city_416x240_25fps.mkv"), "bikes": Path("data/so
 START, END = "<!-- model-card:begin -->", "<!-- model-card:end -->"
 METRICS = (("psnr_yuv", "PSNR-YUV"), ("msssim_yuv", "MS-SSIM-YUV"))
 PAIRS = (("cmfr", "x264"), ("cmfr", "x265"), ("x265", "x264"))
+CRF = "22,27,32,37,42,47,51"
+"""The JCT-VC CRFs and three more down to the coarsest, so that the classical curves reach the low
+qualities of a young model and BD-rates exist where the curves meet."""
 
 
-def evaluate(name: str, clip: Path, model: str, frames: int) -> dict:
+def evaluate(name: str, clip: Path, model: str, frames: int, crf: str) -> dict:
     command = ["cmfr", "eval", str(clip), "--codecs", "cmfr,x264,x265", "--frames", str(frames), "--model", model,
-               "--output", str(FOLDER / f"{name}.json"), "--resume"]
+               "--crf", crf, "--output", str(FOLDER / f"{name}.json"), "--resume"]
     print(" ".join(command), flush=True)
     subprocess.run([sys.executable, "-m", "cmfr_codec", *command[1:]], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return json.loads((REPO / FOLDER / f"{name}.json").read_text())
@@ -74,16 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="cmfr-s", help="installed model name or weights file (default: cmfr-s)")
     parser.add_argument("--frames", type=int, default=32, help="frames per clip (default: 32)")
+    parser.add_argument("--crf", default=CRF, help=f"x264 and x265 CRFs (default: {CRF})")
     arguments = parser.parse_args(argv)
     missing = [str(clip) for clip in CLIPS.values() if not (REPO / clip).is_file()]
     if missing:
         raise SystemExit(f"error: {', '.join(missing)} missing: run 'cmfr data fetch' first")
     (REPO / FOLDER).mkdir(parents=True, exist_ok=True)
-    reports = {name: evaluate(name, clip, arguments.model, arguments.frames) for name, clip in CLIPS.items()}
+    reports = {name: evaluate(name, clip, arguments.model, arguments.frames, arguments.crf)
+               for name, clip in CLIPS.items()}
     environment = next(iter(reports.values()))["environment"]
     machine = (f"{environment['cpu']}, {environment['logical_cpus']} logical CPUs, {environment['machine']}, "
                f"{environment['gpu'] or 'no GPU'}; torch {environment['torch']}, PyAV {environment['pyav']}")
-    lines = [START, f"Made by `python benchmarks/model_card.py --model {arguments.model} --frames {arguments.frames}` "
+    lines = [START, f"Made by `python benchmarks/model_card.py --model {arguments.model} --frames {arguments.frames} "
+             f"--crf {arguments.crf}` "
              f"on {machine}.", ""]
     for name, clip in CLIPS.items():
         lines += clip_block(name, clip, reports[name])
