@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from benchmark_modules import load_benchmark
 from training_data import make_prepared_set
 
 from cmfr_codec.models.codec import CmfrCodec
@@ -16,17 +15,6 @@ from cmfr_codec.weights import find_weights, load_model, save_weights
 
 REPO = Path(__file__).resolve().parents[1]
 SCALE = 0.002  # motion 2 steps (1 distilling), inter 1, inter-rate 4, cascade 1
-
-
-def _benchmark():
-    folder = str(REPO / "benchmarks")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    spec = importlib.util.spec_from_file_location("ablation", REPO / "benchmarks" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +26,7 @@ def trained(tmp_path_factory):
     intra = CmfrCodec(TINY).eval()
     intra.update_tables()
     source = save_weights(intra, folder / "intra-source")
-    benchmark = _benchmark()
+    benchmark = load_benchmark("ablation")
     data = make_prepared_set(folder)
     weights = {variant: benchmark.train(variant, source.intra, folder / "run", data, SCALE, model="tiny", workers=0,
                                         checkpoint_every=1, validation_clips=1, crop=64, frames=3)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
-from clips import REPO, random_tiny_codec
+from benchmark_modules import load_benchmark
+from clips import random_tiny_codec
 
 from cmfr_codec.models import integer, stripes
 from cmfr_codec.weights import save_weights
 
 
 def test_the_profile_splits_each_task_and_times_the_p_frame_networks(tmp_path, capsys, monkeypatch):
-    spec = importlib.util.spec_from_file_location("cpu_profile", REPO / "benchmarks" / "cpu_profile.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_benchmark("cpu_profile")
     # The benchmark wraps these for its timing; the originals come back after the test.
     monkeypatch.setattr(stripes, "run_stripes", stripes.run_stripes)
     monkeypatch.setattr(integer.IntegerNetwork, "coding", integer.IntegerNetwork.coding)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-from clips import REPO
+from benchmark_modules import load_benchmark
 
 
 def _load_memory():
-    sys.path.insert(0, str(REPO / "benchmarks"))  # memory.py reuses speed.py's helpers
-    spec = importlib.util.spec_from_file_location("benchmark_memory", REPO / "benchmarks" / "memory.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("memory", "benchmark_memory")  # memory.py reuses speed.py's helpers
 
 
 memory = _load_memory()

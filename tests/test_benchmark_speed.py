@@ -5,10 +5,8 @@ Nothing here is timed: the tests check what the benchmark reports, not how fast 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
+from benchmark_modules import load_benchmark
 from clips import REPO
 
 from cmfr_codec.errors import InputError
@@ -17,11 +15,7 @@ from cmfr_codec.models.stripes import worker_count
 
 
 def _load_speed():
-    spec = importlib.util.spec_from_file_location("benchmark_speed", REPO / "benchmarks" / "speed.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("speed", "benchmark_speed")
 
 
 speed = _load_speed()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from benchmark_modules import load_benchmark
 
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import TINY
@@ -15,14 +14,6 @@ from cmfr_codec.weights import find_weights, load_model, save_weights
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 0
-
-
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("integer_cost", REPO / "benchmarks" / "integer_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +24,7 @@ def prepared(tmp_path_factory):
     source = CmfrCodec(TINY).eval()
     source.update_tables()
     source_files = save_weights(source, folder / "source")
-    benchmark = _benchmark()
+    benchmark = load_benchmark("integer_cost")
     files = benchmark.prepare(str(source_files.intra), SEED, folder / "run")
     codecs = {variant: load_model(find_weights(str(pair.intra))).codec for variant, pair in files.items()}
     return benchmark, load_model(source_files).codec.state_dict(), codecs

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
 import torch
-from clips import REPO, random_tiny_codec, scaled_example_frames, write_raw_yuv
+from benchmark_modules import load_benchmark
+from clips import random_tiny_codec, scaled_example_frames, write_raw_yuv
 
 from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.models.analysis import ANALYSIS_NETWORKS, CoarseFlow, ReducedPrecision, fast_analysis
@@ -134,9 +134,7 @@ def test_eval_records_the_cmfr_preset_in_each_job_and_in_the_settings(moving_wei
 
 def test_the_preset_cost_benchmark_codes_both_presets_and_prints_the_bd_rate_and_speeds(moving_weights, tmp_path,
                                                                                         capsys):
-    spec = importlib.util.spec_from_file_location("preset_cost", REPO / "benchmarks" / "preset_cost.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_benchmark("preset_cost")
     source = write_raw_yuv(tmp_path / "clip_64x64_25.yuv", scaled_example_frames(3, 64, 64))
     assert benchmark.main([str(source), "--model", str(moving_weights), "--frames", "3", "--qualities", "0,63",
                            "--run", str(tmp_path / "run")]) == 0
