@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 from benchmark_modules import load_benchmark
 
-
-def _load_memory():
-    return load_benchmark("memory", "benchmark_memory")  # memory.py reuses speed.py's helpers
-
-
-memory = _load_memory()
+memory = load_benchmark("memory", "benchmark_memory")  # memory.py reuses speed.py's helpers
 
 
 def test_each_direction_reports_its_own_child_processes_peak(tmp_path):

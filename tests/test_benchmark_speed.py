@@ -13,12 +13,7 @@ from cmfr_codec.errors import InputError
 from cmfr_codec.models.analysis import native_bfloat16
 from cmfr_codec.models.stripes import worker_count
 
-
-def _load_speed():
-    return load_benchmark("speed", "benchmark_speed")
-
-
-speed = _load_speed()
+speed = load_benchmark("speed", "benchmark_speed")
 
 SETTINGS = speed.Settings(models=("tiny",), sizes=((64, 64),), frames=2, devices=("cpu",))
 
