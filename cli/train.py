@@ -55,6 +55,9 @@ from .data import DEFAULT_PREPARED
 @click.option("--quality-lr-scale", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Factor on the learning rate of the quality steps, so that the 64 qualities spread over the "
                    "lambda range in fewer steps (default: the stage config's).")
+@click.option("--lambda-spread", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Exponent on the lambda range about its centre 267: 1 trains DCVC-DC's 85..840 from quality 0 "
+                   "to 63, 2 trains 27..2641, a wider quality span (default: the stage config's, 1).")
 @click.option("--log-every", type=click.IntRange(min=1), default=None,
               help="Steps between rows of train.csv (default: the stage config's).")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -69,7 +72,7 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
           intra_from: Path | None, resume: Path | None,
           steps: int | None, batch: int | None, crop: int | None, frames: int | None, distill_steps: int | None,
           checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
-          learning_rate: float | None, quality_lr_scale: float | None, log_every: int | None, seed: int,
+          learning_rate: float | None, quality_lr_scale: float | None, lambda_spread: float | None, log_every: int | None, seed: int,
           workers: int, precision: str, device: str) -> None:
     """Train the CMFR model on a prepared set, stage by stage, resumable.
 
@@ -105,7 +108,8 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
                               distill_steps=distill_steps if config.trains == "motion" else None,
                               checkpoint_every=checkpoint_every, validate_every=validate_every,
                               validation_clips=validation_clips, log_every=log_every,
-                              quality_learning_rate_scale=quality_lr_scale, **rates)
+                              quality_learning_rate_scale=quality_lr_scale,
+                              lambda_spread=lambda_spread, **rates)
 
     stages = [overrides(load_stage(name)) for name in (STAGE_ORDER if stage == "all" else (stage,))]
     place = join_process_group(resolve_device(device))

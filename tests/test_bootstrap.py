@@ -24,6 +24,19 @@ def test_lambda_sits_on_the_anchors_and_grows_log_linearly_between_them():
     assert lambda_for(10.5) == pytest.approx(math.sqrt(85.0 * 170.0))
 
 
+def test_the_lambda_spread_raises_the_anchor_range_to_its_power_about_the_centre():
+    centre = math.sqrt(85.0 * 840.0)
+    for spread in (0.5, 1.8, 2.0):
+        lambdas = [lambda_for(index, spread) for index in range(64)]
+        assert lambdas == sorted(lambdas) and len(set(lambdas)) == 64
+        assert lambdas[0] * lambdas[63] == pytest.approx(centre**2)
+        assert lambdas[63] / lambdas[0] == pytest.approx((840.0 / 85.0) ** spread)
+        assert lambdas[21] == pytest.approx(centre * (170.0 / centre) ** spread)
+    assert [lambda_for(index, 1.0) for index in range(64)] == [lambda_for(index) for index in range(64)]
+    with pytest.raises(ValueError, match="lambda spread must be positive"):
+        lambda_for(0, 0.0)
+
+
 def test_yuv_mse_weights_luma_six_times_each_chroma_plane():
     x = torch.zeros(1, 6, 4, 4)
     luma_error, chroma_error = x.clone(), x.clone()

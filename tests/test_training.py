@@ -282,6 +282,36 @@ def test_a_stage_refuses_a_quality_learning_rate_scale_that_is_not_positive():
         with_overrides(load_stage("cascade"), quality_learning_rate_scale=0.0)
 
 
+def test_the_objective_weighs_the_distortion_by_the_lambda_of_the_stages_spread(prepared: Path):
+    from cmfr_codec.training.losses import lambda_for
+
+    torch.manual_seed(5)
+    codec = trainer.new_codec("tiny")
+    frames = torch.rand(1, 1, 6, 32, 32)
+    for quality in (0, 63):
+        for spread in (1.0, 2.0):
+            objective = trainer.StageObjective(codec, with_overrides(load_stage("intra"), lambda_spread=spread))
+            terms = objective(frames, torch.tensor([quality]), quantization="ste")
+            expected = lambda_for(quality, spread) * terms["mse"] + terms["bpp"]
+            assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert lambda_for(0, 2.0) < lambda_for(0, 1.0) < lambda_for(63, 1.0) < lambda_for(63, 2.0)
+
+
+def test_cmfr_train_keeps_the_lambda_spread_in_its_checkpoints_and_refuses_one_that_is_not_positive(
+        prepared: Path, run_cmfr, tmp_path: Path):
+    from cmfr_codec.errors import InputError
+
+    result = run_cmfr("train", "--stage", "intra", "--steps", "1", "--data", prepared, "--output", tmp_path,
+                      "--lambda-spread", "1.8", *TINY_RUN)
+    assert result.exit_code == 0, result.stderr
+    assert load_checkpoint(tmp_path / "intra" / CHECKPOINT_NAME).stage.lambda_spread == 1.8
+    refused = run_cmfr("train", "--stage", "intra", "--steps", "1", "--data", prepared, "--output", tmp_path / "no",
+                       "--lambda-spread", "0", *TINY_RUN)
+    assert refused.exit_code != 0 and "--lambda-spread" in refused.stderr
+    with pytest.raises(InputError, match="lambda_spread must be positive"):
+        with_overrides(load_stage("cascade"), lambda_spread=-1.0)
+
+
 def test_an_ablation_variant_trains_with_its_methods_off_from_another_models_intra_codec(all_stages: Path,
                                                                                       prepared: Path, run_cmfr,
                                                                                       tmp_path: Path):

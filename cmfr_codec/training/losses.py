@@ -5,7 +5,11 @@ the codec is judged by (the four luma phases together count six times each chrom
 bits per luma pixel.  One model covers 64 quality indices: the four anchor lambdas sit at
 indices 0, 21, 42 and 63 (the anchors of :class:`~cmfr_codec.models.quality.QualityScales`)
 and indices between them get log-linearly interpolated lambdas.  The anchor values are
-DCVC-DC's published PSNR lambdas.
+DCVC-DC's published PSNR lambdas (10x from quality 0 to 63).  A stage's ``lambda_spread``
+widens (or narrows) that range about its geometric centre, sqrt(85 * 840) ~ 267: each lambda
+becomes ``centre * (anchor / centre) ** spread``, so spread 2 makes the range 98x (27.0..2641)
+and the quality span of the trained model wider (docs/training.md, "The lambda range and the
+quality span").
 """
 
 from __future__ import annotations
@@ -16,15 +20,27 @@ import torch
 
 LAMBDA_ANCHORS = (85.0, 170.0, 380.0, 840.0)
 ANCHOR_INDICES = (0, 21, 42, 63)
+LAMBDA_CENTRE = math.sqrt(LAMBDA_ANCHORS[0] * LAMBDA_ANCHORS[-1])
 CHARBONNIER_EPSILON = 0.01
 """Pixels; far below the quarter pixel that matters for warping, so the error is the end-point error
 except that it stays differentiable where the two flows agree."""
 
 
-def lambda_for(quality_index: float) -> float:
-    """The rate-distortion trade-off trained at ``quality_index`` (0..63)."""
+def lambda_for(quality_index: float, spread: float = 1.0) -> float:
+    """The rate-distortion trade-off trained at ``quality_index`` (0..63), with the anchors' range
+    raised to the power ``spread`` about :data:`LAMBDA_CENTRE`."""
     if not 0 <= quality_index <= ANCHOR_INDICES[-1]:
         raise ValueError(f"quality index must be 0..{ANCHOR_INDICES[-1]}, got {quality_index}")
+    if spread <= 0:
+        raise ValueError(f"lambda spread must be positive, got {spread}")
+    anchor_lambda = _anchor_lambda(quality_index)
+    if spread == 1:
+        return anchor_lambda  # bitwise the lambdas every run before the spread existed trained with
+    return LAMBDA_CENTRE * math.exp(spread * math.log(anchor_lambda / LAMBDA_CENTRE))
+
+
+def _anchor_lambda(quality_index: float) -> float:
+    """DCVC-DC's anchors at 0, 21, 42, 63, log-linear between them."""
     for (low, high), (low_lambda, high_lambda) in zip(
         zip(ANCHOR_INDICES, ANCHOR_INDICES[1:], strict=False),
         zip(LAMBDA_ANCHORS, LAMBDA_ANCHORS[1:], strict=False),

@@ -15,6 +15,7 @@ A stage says what trains, on what snippets, for how long and with which loss::
     warp_weight = 0.0     # weight of the warping loss lambda * D(warp(x^_{t-1}), x_t)
     distortion = "mse"    # "mse" (YUV 6:1:1) | "msssim" (1 - MS-SSIM of the luma)
     lambda_scale = 1.0    # multiplies the four lambda anchors (MS-SSIM needs smaller lambdas)
+    lambda_spread = 1.0   # exponent on the anchors' range about its centre: 1 is 85..840, 2 is 27.0..2641
     checkpoint_every = 1000, validate_every = 1000, log_every = 10, validation_clips = 16
 
 Data options of one kind of stage each (``still_share`` and ``distill_steps`` are refused elsewhere)::
@@ -61,6 +62,7 @@ class StageConfig:
     warp_weight: float = 0.0
     distortion: str = "mse"
     lambda_scale: float = 1.0
+    lambda_spread: float = 1.0
     still_share: float = 0.0
     distill_steps: int = 0
     distill_weight: float = 1.0
@@ -84,6 +86,8 @@ class StageConfig:
                 raise InputError(f"stage {self.name}: {field} must be 1 or more, got {getattr(self, field)}")
         if self.learning_rate <= 0 or self.final_learning_rate <= 0:
             raise InputError(f"stage {self.name}: learning rates must be positive")
+        if self.lambda_spread <= 0:
+            raise InputError(f"stage {self.name}: lambda_spread must be positive, got {self.lambda_spread}")
         if self.quality_learning_rate_scale <= 0:
             raise InputError(f"stage {self.name}: quality_learning_rate_scale must be positive, "
                              f"got {self.quality_learning_rate_scale}")

@@ -213,7 +213,7 @@ class StageObjective(nn.Module):
     def forward(self, snippets: torch.Tensor, quality_index: torch.Tensor, quantization: str = "noise",
                 flow_targets: torch.Tensor | None = None, distill_weight: float = 0.0) -> dict[str, torch.Tensor]:
         stage = self.stage
-        lambdas = torch.tensor([lambda_for(int(q)) * stage.lambda_scale for q in quality_index.tolist()],
+        lambdas = torch.tensor([lambda_for(int(q), stage.lambda_spread) * stage.lambda_scale for q in quality_index.tolist()],
                                device=snippets.device)
         distortion = _per_sample_msssim_loss if stage.distortion == "msssim" else _per_sample_mse
         first = snippets[:, 0]
