@@ -43,19 +43,21 @@ def sequence_points(path: Path, codec: str) -> dict[str, list[dict[str, str]]]:
 def report(name: str, points: list[dict[str, str]], spread: float, target_span: float) -> str:
     lines = [f"{name}:", "", "| quality | lambda | bpp | PSNR-YUV (dB) | D (x1e-4) | slope -dR/dD to the next |",
              "|---|---|---|---|---|---|"]
+    distortions = [yuv_distortion(row) for row in points]
     for index, row in enumerate(points):
         slope = ""
         if index + 1 < len(points):
-            following = points[index + 1]
-            drop = yuv_distortion(row) - yuv_distortion(following)
-            slope = f"{(float(following['bpp']) - float(row['bpp'])) / drop:.0f}" if drop > 0 else "(D does not fall)"
+            drop = distortions[index] - distortions[index + 1]
+            slope = f"{(float(points[index + 1]['bpp']) - float(row['bpp'])) / drop:.0f}" if drop > 0 else "(D does not fall)"
         lines.append(f"| {row['quality']} | {lambda_for(int(row['quality']), spread):.0f} | {float(row['bpp']):.4f} | "
-                     f"{float(row['psnr_yuv']):.2f} | {yuv_distortion(row) * 1e4:.2f} | {slope} |")
+                     f"{float(row['psnr_yuv']):.2f} | {distortions[index] * 1e4:.2f} | {slope} |")
     low, high = points[0], points[-1]
     span = float(high["psnr_yuv"]) - float(low["psnr_yuv"])
     doublings = math.log2(lambda_for(int(high["quality"]), spread) / lambda_for(int(low["quality"]), spread))
-    lines += ["", f"PSNR-YUV span {span:.2f} dB over {doublings:.2f} doublings of lambda "
-                  f"({span / doublings:.2f} dB per doubling)" if doublings > 0 else f"PSNR-YUV span {span:.2f} dB"]
+    summary = f"PSNR-YUV span {span:.2f} dB"
+    if doublings > 0:
+        summary += f" over {doublings:.2f} doublings of lambda ({span / doublings:.2f} dB per doubling)"
+    lines += ["", summary]
     if doublings > 0 and span > 0:
         lines.append(f"spread for a {target_span:g} dB span if PSNR stays linear in log lambda (a projection): "
                      f"{spread * target_span / span:.2f}")
