@@ -24,6 +24,10 @@ from .data import DEFAULT_PREPARED
               help="Model preset to train from scratch: cmfr-s, cmfr-base or tiny (ignored with --init or --resume).")
 @click.option("--init", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Start from these weights (either .cmfrw file of a pair) instead of a random model (default: none).")
+@click.option("--fresh-motion", is_flag=True, default=False,
+              help="With --init: start the motion parts (flow estimator, motion coder, motion decoder, refiner) "
+                   "anew, seeded by --seed, and keep the rest of the weights; for weights whose motion coder "
+                   "carries no flow (see benchmarks/motion_check.py) (default: off).")
 @click.option("--without", "without", default="", metavar="LIST",
               help="CMFR methods to switch off in a new model, comma-separated, from feature_residual, sff, "
                    "motion_refiner (all three: the paper's baseline, named NAME-baseline) (default: none).")
@@ -68,7 +72,7 @@ from .data import DEFAULT_PREPARED
               help="bf16 autocast on CUDA (the CPU always trains in fp32).")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto picks CUDA when a GPU is usable; under torchrun each process takes GPU LOCAL_RANK.")
-def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, without: str,
+def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, fresh_motion: bool, without: str,
           intra_from: Path | None, resume: Path | None,
           steps: int | None, batch: int | None, crop: int | None, frames: int | None, distill_steps: int | None,
           checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
@@ -91,6 +95,8 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
 
     if init is not None and resume is not None:
         raise InputError("give --init or --resume, not both")
+    if fresh_motion and init is None:
+        raise InputError("--fresh-motion renews the motion parts of the --init weights; give --init")
     if crop is not None and crop % 64:
         raise InputError(f"--crop must be a multiple of 64, got {crop}")
     methods = [method.strip() for method in without.split(",") if method.strip()]
@@ -117,6 +123,7 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
         report = click.echo if place.is_main else (lambda message: None)
         settings = RunSettings(data=data, output=output, seed=seed, workers=workers, bf16=precision == "bf16",
                                place=place, report=lambda message: report(message, err=True))
-        run_stages(stages, settings, config, init, resume, overrides, intra_from=intra_from)
+        run_stages(stages, settings, config, init, resume, overrides, intra_from=intra_from,
+                   reset_motion=fresh_motion)
     finally:
         leave_process_group()

@@ -327,14 +327,17 @@ class InterCodec(nn.Module):
         self.projection = conv3x3(feature, FRAME_CHANNELS)
 
     def forward(self, x: torch.Tensor, dpb: DecodedPictureBuffer, quality_index: QualityIndex,
-                quantization: Quantization = "noise") -> InterOutput:
+                quantization: Quantization = "noise", flow: torch.Tensor | None = None) -> InterOutput:
         """Training path: ``x`` (B, 6, h, w) and a DPB of batch B -> reconstruction, next DPB, rate.
 
         ``quality_index`` is one index for the batch or a (B,) tensor of (fractional) indices.
+        ``flow`` (B, 2, h, w), if given, is motion-coded in place of the flow estimator's output
+        (and reported as ``estimated_flow``): it tells a motion coder that carries no flow from an
+        estimator that finds none (benchmarks/motion_check.py).
         """
         self._check_frame(x, dpb)
         motion_context = self._motion_context(dpb)
-        estimated_flow = self.flow_estimator(x, dpb.frame)
+        estimated_flow = self.flow_estimator(x, dpb.frame) if flow is None else flow
         motion_y = self.motion_encoder(estimated_flow, motion_context)
         motion_latent, likelihoods = self.motion_codec(motion_y, self._motion_prior(dpb, coding=False),
                                                        quality_index, quantization)

@@ -169,6 +169,18 @@ def test_forward_reports_the_flow_estimators_own_output_for_distilling_a_teacher
     assert not torch.equal(output.flow, estimated), "the flow the contexts use went through motion coding"
 
 
+def test_forward_motion_codes_a_given_flow_in_place_of_the_estimators(frames):
+    model = build()
+    reference = DecodedPictureBuffer(frame=frames[0])
+    given = torch.full((1, 2, *frames[1].shape[-2:]), 40.0)  # far from the untrained estimator's zero flow
+    with torch.no_grad():
+        own = model(frames[1], reference, 30, quantization="ste")
+        forced = model(frames[1], reference, 30, quantization="ste", flow=given)
+    assert torch.equal(forced.estimated_flow, given)
+    assert own.estimated_flow.abs().max() == 0
+    assert not torch.equal(forced.likelihoods["motion_y"], own.likelihoods["motion_y"])
+
+
 def test_compress_reconstructs_what_forward_with_rounding_reconstructs(codec, frames):
     reference = DecodedPictureBuffer(frame=frames[0])
     encoded, _ = codec.compress(frames[1], reference, 45)

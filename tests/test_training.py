@@ -297,6 +297,48 @@ def test_the_objective_weighs_the_distortion_by_the_lambda_of_the_stages_spread(
     assert lambda_for(0, 2.0) < lambda_for(0, 1.0) < lambda_for(63, 1.0) < lambda_for(63, 2.0)
 
 
+def test_distillation_teaches_the_motion_coder_to_carry_the_teachers_flow_not_only_the_estimator():
+    # The estimator alone learning the flow is not enough: the motion coder must carry it to the
+    # decoder, or the warping loss never sees it (the shipped weights' decoded flow stayed flat).
+    torch.manual_seed(6)
+    codec = trainer.new_codec("tiny")
+    objective = trainer.StageObjective(codec, load_stage("motion"))
+    frames, targets = torch.rand(1, 2, 6, 64, 64), torch.rand(1, 1, 2, 64, 64)
+    plain = objective(frames, torch.tensor([10]), quantization="ste", flow_targets=targets, distill_weight=0.0)
+    distilled = objective(frames, torch.tensor([10]), quantization="ste", flow_targets=targets, distill_weight=1.0)
+    term = distilled["loss"] - plain["loss"]
+    assert term.item() == pytest.approx(distilled[DISTILL_COLUMN].item(), rel=1e-5)
+    term.backward()
+    for part in (codec.inter.motion_decoder, codec.inter.motion_encoder, codec.inter.flow_estimator):
+        assert any(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in part.parameters())
+
+
+def test_fresh_motion_renews_the_motion_parts_and_keeps_every_other_weight():
+    torch.manual_seed(7)
+    trained = trainer.new_codec("tiny")
+    before = {name: value.clone() for name, value in trained.state_dict().items()}
+    trainer.fresh_motion(trained, seed=3)
+    torch.manual_seed(3)
+    fresh = trainer.new_codec("tiny").state_dict()
+    renewed = kept = 0
+    for name, value in trained.state_dict().items():
+        part = name.split(".")[1] if name.startswith("inter.") else None
+        if part in trainer.MOTION_PARTS:
+            assert torch.equal(value, fresh[name]), name
+            renewed += not torch.equal(value, before[name])
+        else:
+            assert torch.equal(value, before[name]), name
+            kept += 1
+    assert renewed > 0 and kept > 0
+
+
+def test_cmfr_train_refuses_fresh_motion_without_init_weights(run_cmfr, prepared: Path, tmp_path: Path):
+    refused = run_cmfr("train", "--stage", "motion", "--fresh-motion", "--data", prepared, "--output", tmp_path / "r",
+                       *TINY_RUN)
+    assert refused.exit_code != 0 and "--fresh-motion" in refused.stderr and "--init" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
 def test_cmfr_train_keeps_the_lambda_spread_in_its_checkpoints_and_refuses_one_that_is_not_positive(
         prepared: Path, run_cmfr, tmp_path: Path):
     from cmfr_codec.errors import InputError

@@ -202,8 +202,10 @@ class StageObjective(nn.Module):
     the (frozen) intra codec and frames 1..T-1 as chained P-frames whose buffers keep their
     gradients, so the cascade's errors propagate.  The motion stage's D is the warping error
     and its R the motion rate alone; given ``flow_targets`` (B, T-1, 2, h, w), it adds
-    ``distill_weight`` times the flow estimator's end-point error to them, logged as
-    ``distill_epe``.
+    ``distill_weight`` times the sum of two end-point errors, logged as ``distill_epe``: the flow
+    estimator's, and the decoded (and refined) flow's, so that the motion coder learns to carry
+    the flow the estimator learns, rather than the estimator learning a flow that the coder
+    drops.
     """
 
     def __init__(self, codec: CmfrCodec, stage: StageConfig):
@@ -236,7 +238,9 @@ class StageObjective(nn.Module):
                     rate = _per_sample_bpp(output.likelihoods, lambda name: name.startswith("motion_"), luma_pixels)
                     loss = lambdas * distortion(output.warped, frame) + stage.rate_weight * rate
                     if flow_targets is not None:
-                        flow_errors.append(flow_endpoint_error(output.estimated_flow, flow_targets[:, index - 1]))
+                        target = flow_targets[:, index - 1]
+                        flow_errors.append(flow_endpoint_error(output.estimated_flow, target)
+                                           + flow_endpoint_error(output.flow, target))
                         loss = loss + distill_weight * flow_errors[-1]
                     terms.append((loss, _per_sample_mse(output.warped, frame), rate))
                 else:
@@ -414,6 +418,20 @@ def copy_intra(codec: CmfrCodec, weights: Path) -> None:
     codec.intra.load_state_dict(part["state_dict"])
 
 
+def fresh_motion(codec: CmfrCodec, seed: int) -> None:
+    """Give ``codec`` the motion parts (:data:`MOTION_PARTS`) of a new model seeded with ``seed``.
+
+    For weights whose motion coder has collapsed: once its prior is tight and its decoder ignores
+    the latent, the rate term keeps every gradient step from reviving it (docs/training.md).
+    """
+    torch.manual_seed(seed)
+    fresh = new_codec(codec.config)
+    for part in MOTION_PARTS:
+        module = getattr(codec.inter, part)
+        if module is not None:
+            module.load_state_dict(getattr(fresh.inter, part).state_dict())
+
+
 def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA when asked; the CPU trains in fp32 (the integer entropy networks opt out themselves)."""
     if bf16 and device.startswith("cuda"):
@@ -538,10 +556,11 @@ def validate(objective: StageObjective, clips: list[torch.Tensor], device: str, 
 def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: str | ModelConfig = "cmfr-s",
                init: Path | None = None, resume: Path | None = None,
                resume_overrides: Callable[[StageConfig], StageConfig] = lambda stage: stage,
-               intra_from: Path | None = None) -> list[StageResult]:
+               intra_from: Path | None = None, reset_motion: bool = False) -> list[StageResult]:
     """Train ``stages`` in order on one model: fresh (``model_config``, a preset name or a config; its
-    intra codec from ``intra_from``'s weights if given), from weights (``init``) or from a checkpoint
-    (``resume``: its stage continues, with its own seed, then the stages after it).
+    intra codec from ``intra_from``'s weights if given), from weights (``init``; with ``reset_motion``,
+    its motion parts new, :func:`fresh_motion`) or from a checkpoint (``resume``: its stage continues,
+    with its own seed, then the stages after it).
     """
     checkpoint = None
     if resume is not None:
@@ -558,6 +577,8 @@ def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: s
         from cmfr_codec.weights import find_weights, load_model
 
         codec = load_model(find_weights(str(init)), for_coding=False).codec
+        if reset_motion:
+            fresh_motion(codec, settings.seed)
     else:
         torch.manual_seed(settings.seed)
         codec = new_codec(model_config)

@@ -1,0 +1,99 @@
+"""Does a model code motion?  Its flows and warps next to zero flow and OpenCV's DIS flow.
+
+    python benchmarks/motion_check.py INPUT [--model cmfr-s] [--frames 8] [--quality 0 63]
+
+For each quality index, frame 0 goes through the intra codec and frames 1.. through the inter codec
+as a chain of P-frames, on the training path with rounding (``quantization="ste"``: the symbols
+the coding path would write, without the entropy coder).  Per P-frame it measures the mean length
+in half-resolution pixels of the flow estimator's output, of the decoded (and refined) flow that
+warps, and of the DIS flow from the original frame t to the original frame t-1 (the motion stage's
+teacher, :func:`~cmfr_codec.training.flow_teacher.dis_flow_targets`); then the PSNR-YUV (6:1:1
+MSE) of the decoded reference warped with zero flow, with the DIS flow and with the decoded flow,
+the motion latent's bytes (its ``-log2`` likelihoods / 8) and the P-frame's PSNR-YUV.  Then the
+same P-frame once more with the DIS flow motion-coded in place of the estimator's: the decoded
+flow's length, its warp and the motion bytes.  The table gives the mean over the P-frames.
+
+A model that codes motion warps better than zero flow, and its flows vary with the content; a
+decoded flow of constant length, warping exactly as well as zero flow, is one that codes none.
+If the coded DIS flow warps well, the estimator is at fault; if it does not, the motion coder is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+
+import torch
+
+from cmfr_codec.io import open_video
+from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.motion import warp
+from cmfr_codec.pipeline import frame_to_tensor
+from cmfr_codec.training.flow_teacher import dis_flow_targets
+from cmfr_codec.training.losses import yuv_mse
+from cmfr_codec.weights import find_weights, load_model
+
+COLUMNS = ("estimated flow", "decoded flow", "DIS flow", "warp zero dB", "warp DIS dB", "warp decoded dB",
+           "motion bytes", "P-frame dB", "coded DIS flow", "warp coded DIS dB", "coded DIS bytes")
+
+
+def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+    return 10 * math.log10(1 / yuv_mse(x_hat, x).item())
+
+
+def mean_length(flow: torch.Tensor) -> float:
+    return flow.norm(dim=1).mean().item()
+
+
+def motion_bytes(output) -> float:
+    """The motion latent's cost in bytes: its ``-log2`` likelihoods (latent and hyper-latent) / 8."""
+    return sum(-values.log2().sum().item() for name, values in output.likelihoods.items()
+               if name.startswith("motion_")) / 8
+
+
+def measure(codec, frames: list[torch.Tensor], quality: int) -> list[float]:
+    """The table's columns for one quality index, averaged over the P-frames of ``frames``."""
+    buffer = DecodedPictureBuffer(frame=codec.intra(frames[0], quality, "ste").x_hat)
+    rows = []
+    for index in range(1, len(frames)):
+        current = frames[index]
+        output = codec.inter(current, buffer, quality, "ste")
+        teacher = dis_flow_targets(torch.cat([frames[index - 1], current]))
+        forced = codec.inter(current, buffer, quality, "ste", flow=teacher)
+        rows.append([mean_length(output.estimated_flow), mean_length(output.flow), mean_length(teacher),
+                     psnr(buffer.frame, current), psnr(warp(buffer.frame, teacher), current),
+                     psnr(output.warped, current), motion_bytes(output), psnr(output.x_hat, current),
+                     mean_length(forced.flow), psnr(forced.warped, current), motion_bytes(forced)])
+        buffer = output.dpb
+    return [sum(column) / len(rows) for column in zip(*rows, strict=True)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", help="a video cmfr reads (its first --frames frames)")
+    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights path (default: cmfr-s)")
+    parser.add_argument("--frames", type=int, default=8, help="frames: one I-frame, then P-frames (default: 8)")
+    parser.add_argument("--quality", type=int, nargs="+", default=[0, 63], help="quality indices (default: 0 63)")
+    arguments = parser.parse_args(argv)
+    if arguments.frames < 2:
+        parser.error("--frames must be 2 or more: one I-frame and at least one P-frame")
+    codec = load_model(find_weights(arguments.model), for_coding=False).codec
+    with open_video(arguments.input, frames=arguments.frames) as reader:
+        frames = [frame_to_tensor(frame, "cpu") for frame in reader]
+    print(f"{arguments.input}, {len(frames)} frames, model {arguments.model}; torch {torch.__version__}, "
+          f"{platform.machine()}; flows in half-resolution pixels, means over {len(frames) - 1} P-frames")
+    print()
+    print("| q | " + " | ".join(COLUMNS) + " |")
+    print("| ---: | " + " | ".join("---:" for _ in COLUMNS) + " |")
+    for quality in arguments.quality:
+        with torch.no_grad():
+            values = measure(codec, frames, quality)
+        cells = [f"{value:.3f}" for value in values[:3]] + [f"{value:.2f}" for value in values[3:6]]
+        cells += [f"{values[6]:.0f}", f"{values[7]:.2f}", f"{values[8]:.3f}", f"{values[9]:.2f}", f"{values[10]:.0f}"]
+        print(f"| {quality} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
