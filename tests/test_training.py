@@ -300,12 +300,28 @@ def test_the_objective_weighs_the_distortion_by_the_lambda_of_the_stages_spread(
 def test_distillation_teaches_the_motion_coder_to_carry_the_teachers_flow_not_only_the_estimator():
     # The estimator alone learning the flow is not enough: the motion coder must carry it to the
     # decoder, or the warping loss never sees it (the shipped weights' decoded flow stayed flat).
+    # So while distilling, the coder codes the teacher's flow, and both flows are fitted to it.
+    from cmfr_codec.models.dpb import DecodedPictureBuffer
+    from cmfr_codec.training.losses import yuv_mse
+
     torch.manual_seed(6)
     codec = trainer.new_codec("tiny")
     objective = trainer.StageObjective(codec, load_stage("motion"))
-    frames, targets = torch.rand(1, 2, 6, 64, 64), torch.rand(1, 1, 2, 64, 64)
+    frames, targets = torch.rand(1, 2, 6, 64, 64), 40 + torch.rand(1, 1, 2, 64, 64)  # far from the own zero flow
     plain = objective(frames, torch.tensor([10]), quantization="ste", flow_targets=targets, distill_weight=0.0)
     distilled = objective(frames, torch.tensor([10]), quantization="ste", flow_targets=targets, distill_weight=1.0)
+    with torch.no_grad():
+        reference = codec.intra(frames[:, 0], torch.tensor([10]), "ste").x_hat
+        forced = codec.inter(frames[:, 1], DecodedPictureBuffer(frame=reference), torch.tensor([10]), "ste",
+                             flow=targets[:, 0])
+        own = codec.inter(frames[:, 1], DecodedPictureBuffer(frame=reference), torch.tensor([10]), "ste")
+    def motion_bpp(output) -> float:
+        return sum(-values.log2().sum().item() for name, values in output.likelihoods.items()
+                   if name.startswith("motion_")) / (4 * 64 * 64)
+
+    assert distilled["mse"].item() == pytest.approx(yuv_mse(forced.warped, frames[:, 1]).item(), rel=1e-4)
+    assert distilled["bpp"].item() == pytest.approx(motion_bpp(forced), rel=1e-4)
+    assert distilled["bpp"].item() != pytest.approx(motion_bpp(own), rel=1e-2)
     term = distilled["loss"] - plain["loss"]
     assert term.item() == pytest.approx(distilled[DISTILL_COLUMN].item(), rel=1e-5)
     term.backward()

@@ -201,11 +201,11 @@ class StageObjective(nn.Module):
     with the logged terms.  Intra stages code frame 0; motion and inter stages code frame 0 with
     the (frozen) intra codec and frames 1..T-1 as chained P-frames whose buffers keep their
     gradients, so the cascade's errors propagate.  The motion stage's D is the warping error
-    and its R the motion rate alone; given ``flow_targets`` (B, T-1, 2, h, w), it adds
-    ``distill_weight`` times the sum of two end-point errors, logged as ``distill_epe``: the flow
-    estimator's, and the decoded (and refined) flow's, so that the motion coder learns to carry
-    the flow the estimator learns, rather than the estimator learning a flow that the coder
-    drops.
+    and its R the motion rate alone.  Given ``flow_targets`` (B, T-1, 2, h, w), the motion coder
+    codes the teacher's flow instead of the estimator's (teacher forcing: an estimator learning from
+    scratch finds no motion for thousands of steps, and a coder fed none learns to carry none), and
+    the loss adds ``distill_weight`` times the sum of two end-point errors to the teacher, logged as
+    ``distill_epe``: the flow estimator's own output, and the decoded (and refined) flow's.
     """
 
     def __init__(self, codec: CmfrCodec, stage: StageConfig):
@@ -233,14 +233,14 @@ class StageObjective(nn.Module):
             terms = []
             for index in range(1, snippets.shape[1]):
                 frame = snippets[:, index]
-                output = self.codec.inter(frame, buffer, quality_index, quantization)
+                target = flow_targets[:, index - 1] if flow_targets is not None else None
+                output = self.codec.inter(frame, buffer, quality_index, quantization, flow=target)
                 if stage.trains == "motion":
                     rate = _per_sample_bpp(output.likelihoods, lambda name: name.startswith("motion_"), luma_pixels)
                     loss = lambdas * distortion(output.warped, frame) + stage.rate_weight * rate
-                    if flow_targets is not None:
-                        target = flow_targets[:, index - 1]
-                        flow_errors.append(flow_endpoint_error(output.estimated_flow, target)
-                                           + flow_endpoint_error(output.flow, target))
+                    if target is not None:
+                        estimated = self.codec.inter.flow_estimator(frame, buffer.frame)
+                        flow_errors.append(flow_endpoint_error(estimated, target) + flow_endpoint_error(output.flow, target))
                         loss = loss + distill_weight * flow_errors[-1]
                     terms.append((loss, _per_sample_mse(output.warped, frame), rate))
                 else:

@@ -1,0 +1,101 @@
+"""How fast does a new flow estimator learn the DIS teacher on its own?
+
+    python benchmarks/flow_fit.py [--data data/prepared-city] [--model-config cmfr-s] [--steps 200]
+                                  [--batch 8] [--crop 256] [--learning-rate 1e-3] [--device auto]
+
+Trains only a freshly initialised flow estimator (the inter codec's SpyNet-style pyramid) to the
+motion stage's teacher, OpenCV's DIS flow (:func:`~cmfr_codec.training.flow_teacher.dis_flow_targets`),
+with Adam on the Charbonnier end-point error of the motion stage's distillation term, on random
+crops of 2-frame snippets of the training split.  Every 50 steps it prints the mean training error
+of those steps and the error on fixed centre crops of the held-out split, next to zero flow's.  An
+estimator that learns motion takes its held-out error below zero flow's; the motion stage's
+distillation term can only teach it as fast as this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset
+from cmfr_codec.device import resolve_device
+from cmfr_codec.models.config import preset
+from cmfr_codec.models.layers import FRAME_CHANNELS
+from cmfr_codec.models.motion import SpyNetFlow
+from cmfr_codec.training.flow_teacher import dis_flow_targets
+from cmfr_codec.training.losses import flow_endpoint_error
+
+REPORT_EVERY = 50
+HELD_OUT_SNIPPETS = 8
+
+
+def teacher(snippets: torch.Tensor) -> torch.Tensor:
+    """(B, 2, 6, h, w) -> the DIS flow of each snippet's frame 1 to its frame 0: (B, 2, h, w)."""
+    return torch.stack([dis_flow_targets(snippet)[0] for snippet in snippets])
+
+
+def held_out(data: Path, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centre crops of evenly spaced held-out snippets and their teacher flows."""
+    clips = ClipDataset(data, VALIDATION, frames=2, crop=crop, augment=False)
+    picks = torch.linspace(0, len(clips) - 1, min(HELD_OUT_SNIPPETS, len(clips))).round().long().unique()
+    snippets = torch.stack([clips[int(index)] for index in picks])
+    return snippets, teacher(snippets)
+
+
+def mean_error(estimator: SpyNetFlow, snippets: torch.Tensor, targets: torch.Tensor, device: str) -> float:
+    with torch.no_grad():
+        flow = estimator(snippets[:, 1].to(device), snippets[:, 0].to(device))
+        return flow_endpoint_error(flow, targets.to(device)).mean().item()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/prepared-city"),
+                        help="prepared set (default: data/prepared-city)")
+    parser.add_argument("--model-config", default="cmfr-s", help="model preset whose estimator to train (default: cmfr-s)")
+    parser.add_argument("--steps", type=int, default=200, help="training steps (default: 200)")
+    parser.add_argument("--batch", type=int, default=8, help="snippets per step (default: 8)")
+    parser.add_argument("--crop", type=int, default=256, help="luma crop side, a multiple of 64 (default: 256)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate (default: 1e-3)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the crops (default: 0)")
+    arguments = parser.parse_args(argv)
+    device = resolve_device(arguments.device)
+    torch.manual_seed(arguments.seed)
+    config = preset(arguments.model_config).inter
+    estimator = SpyNetFlow(FRAME_CHANNELS, config.flow_levels, config.flow_channels).to(device)
+    optimizer = torch.optim.Adam(estimator.parameters(), lr=arguments.learning_rate)
+    clips = ClipDataset(arguments.data, TRAIN, frames=2, crop=arguments.crop, seed=arguments.seed)
+    snippets, targets = held_out(arguments.data, arguments.crop)
+    zero = flow_endpoint_error(torch.zeros_like(targets), targets).mean().item()
+    print(f"{arguments.model_config} flow estimator, {arguments.data}, batch {arguments.batch} x {arguments.crop}, "
+          f"Adam {arguments.learning_rate:g}; {device}, torch {torch.__version__}, {platform.machine()}")
+    print(f"held-out end-point error (half-resolution pixels) of zero flow {zero:.3f}, "
+          f"of the new estimator {mean_error(estimator, snippets, targets, device):.3f}")
+    print()
+    print("| steps | training error | held-out error | seconds |")
+    print("| ---: | ---: | ---: | ---: |")
+    picks = torch.Generator().manual_seed(arguments.seed)
+    errors, start = [], time.perf_counter()
+    for step in range(1, arguments.steps + 1):
+        batch = torch.stack([clips[int(index)] for index in torch.randint(len(clips), (arguments.batch,), generator=picks)])
+        target = teacher(batch).to(device)
+        batch = batch.to(device)
+        loss = flow_endpoint_error(estimator(batch[:, 1], batch[:, 0]), target).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        errors.append(loss.item())
+        if step % REPORT_EVERY == 0 or step == arguments.steps:
+            print(f"| {step} | {sum(errors) / len(errors):.3f} | {mean_error(estimator, snippets, targets, device):.3f} "
+                  f"| {time.perf_counter() - start:.0f} |", flush=True)
+            errors = []
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
