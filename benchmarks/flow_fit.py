@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the crops (default: 0)")
     arguments = parser.parse_args(argv)
+    if arguments.steps < 1 or arguments.batch < 1:
+        parser.error("--steps and --batch must be 1 or more")
+    if arguments.crop < 64 or arguments.crop % 64:
+        parser.error(f"--crop must be a multiple of 64, got {arguments.crop}")
     device = resolve_device(arguments.device)
     torch.manual_seed(arguments.seed)
     config = preset(arguments.model_config).inter

@@ -332,8 +332,8 @@ class InterCodec(nn.Module):
 
         ``quality_index`` is one index for the batch or a (B,) tensor of (fractional) indices.
         ``flow`` (B, 2, h, w), if given, is motion-coded in place of the flow estimator's output
-        (and reported as ``estimated_flow``): it tells a motion coder that carries no flow from an
-        estimator that finds none (benchmarks/motion_check.py).
+        (and reported as ``estimated_flow``): the motion stage's teacher forcing, and
+        benchmarks/motion_check.py's test of a motion coder apart from its estimator.
         """
         self._check_frame(x, dpb)
         motion_context = self._motion_context(dpb)

@@ -35,3 +35,10 @@ def test_the_report_has_a_row_per_50_steps_and_one_at_the_end(prepared: Path, ca
     rows = [line for line in printed.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [row.split(" | ")[0] for row in rows] == ["| 3"]
     assert "held-out end-point error (half-resolution pixels) of zero flow" in printed
+
+
+@pytest.mark.parametrize("option", [("--steps", "0"), ("--crop", "100")])
+def test_options_out_of_range_are_refused_by_name(prepared: Path, option, capsys):
+    with pytest.raises(SystemExit) as refused:
+        flow_fit.main(["--data", str(prepared), *option])
+    assert refused.value.code != 0 and option[0] in capsys.readouterr().err
