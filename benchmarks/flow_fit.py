@@ -5,9 +5,11 @@
 
 Trains only a freshly initialised flow estimator (the inter codec's SpyNet-style pyramid) to the
 motion stage's teacher, OpenCV's DIS flow (:func:`~cmfr_codec.training.flow_teacher.dis_flow_targets`),
-with Adam on the Charbonnier end-point error of the motion stage's distillation term, on random
-crops of 2-frame snippets of the training split.  Every 50 steps it prints the mean training error
-of those steps and the error on fixed centre crops of the held-out split, next to zero flow's.  An
+with Adam on the Charbonnier end-point error of the motion stage's distillation term, on the
+batches the motion stage would draw (``cmfr train``'s :func:`~cmfr_codec.training.trainer.step_batches`:
+random 2-frame snippets of the training split, other crops and flips every step).  Every 50 steps
+it prints the mean training error of those steps and the error on fixed centre crops of the
+held-out split, next to zero flow's.  An
 estimator that learns motion takes its held-out error below zero flow's; the motion stage's
 distillation term can only teach it as fast as this.
 """
@@ -21,29 +23,27 @@ from pathlib import Path
 
 import torch
 
-from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset
+from cmfr_codec.data.dataset import VALIDATION, ClipDataset
 from cmfr_codec.device import resolve_device
 from cmfr_codec.models.config import preset
 from cmfr_codec.models.layers import FRAME_CHANNELS
 from cmfr_codec.models.motion import SpyNetFlow
+from cmfr_codec.training.distributed import ProcessPlace
 from cmfr_codec.training.flow_teacher import dis_flow_targets
 from cmfr_codec.training.losses import flow_endpoint_error
+from cmfr_codec.training.stages import load_stage, with_overrides
+from cmfr_codec.training.trainer import step_batches
 
 REPORT_EVERY = 50
 HELD_OUT_SNIPPETS = 8
 
 
-def teacher(snippets: torch.Tensor) -> torch.Tensor:
-    """(B, 2, 6, h, w) -> the DIS flow of each snippet's frame 1 to its frame 0: (B, 2, h, w)."""
-    return torch.stack([dis_flow_targets(snippet)[0] for snippet in snippets])
-
-
 def held_out(data: Path, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Centre crops of evenly spaced held-out snippets and their teacher flows."""
+    """Centre crops of evenly spaced held-out snippets and the DIS flow of each one's frame 1 to its frame 0."""
     clips = ClipDataset(data, VALIDATION, frames=2, crop=crop, augment=False)
     picks = torch.linspace(0, len(clips) - 1, min(HELD_OUT_SNIPPETS, len(clips))).round().long().unique()
     snippets = torch.stack([clips[int(index)] for index in picks])
-    return snippets, teacher(snippets)
+    return snippets, torch.stack([dis_flow_targets(snippet)[0] for snippet in snippets])
 
 
 def mean_error(estimator: SpyNetFlow, snippets: torch.Tensor, targets: torch.Tensor, device: str) -> float:
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     config = preset(arguments.model_config).inter
     estimator = SpyNetFlow(FRAME_CHANNELS, config.flow_levels, config.flow_channels).to(device)
     optimizer = torch.optim.Adam(estimator.parameters(), lr=arguments.learning_rate)
-    clips = ClipDataset(arguments.data, TRAIN, frames=2, crop=arguments.crop, seed=arguments.seed)
+    stage = with_overrides(load_stage("motion"), steps=arguments.steps, batch=arguments.batch, crop=arguments.crop,
+                           distill_steps=arguments.steps)
+    batches = step_batches(stage, arguments.data, 1, arguments.seed, ProcessPlace(0, 1, device))
     snippets, targets = held_out(arguments.data, arguments.crop)
     zero = flow_endpoint_error(torch.zeros_like(targets), targets).mean().item()
     print(f"{arguments.model_config} flow estimator, {arguments.data}, batch {arguments.batch} x {arguments.crop}, "
@@ -83,13 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| steps | training error | held-out error | seconds |")
     print("| ---: | ---: | ---: | ---: |")
-    picks = torch.Generator().manual_seed(arguments.seed)
     errors, start = [], time.perf_counter()
     for step in range(1, arguments.steps + 1):
-        batch = torch.stack([clips[int(index)] for index in torch.randint(len(clips), (arguments.batch,), generator=picks)])
-        target = teacher(batch).to(device)
-        batch = batch.to(device)
-        loss = flow_endpoint_error(estimator(batch[:, 1], batch[:, 0]), target).mean()
+        batch = batches[step - 1]
+        frames, target = batch.snippets.to(device), batch.flow_targets[:, 0].to(device)
+        loss = flow_endpoint_error(estimator(frames[:, 1], frames[:, 0]), target).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

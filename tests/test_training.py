@@ -315,6 +315,7 @@ def test_distillation_teaches_the_motion_coder_to_carry_the_teachers_flow_not_on
         forced = codec.inter(frames[:, 1], DecodedPictureBuffer(frame=reference), torch.tensor([10]), "ste",
                              flow=targets[:, 0])
         own = codec.inter(frames[:, 1], DecodedPictureBuffer(frame=reference), torch.tensor([10]), "ste")
+
     def motion_bpp(output) -> float:
         return sum(-values.log2().sum().item() for name, values in output.likelihoods.items()
                    if name.startswith("motion_")) / (4 * 64 * 64)
