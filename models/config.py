@@ -130,6 +130,7 @@ class IntraConfig(_Config):
     distribution: str = "gaussian"
     skip_below_index: int = 0
     integer_entropy: bool = True
+    flow_cost_radius: int = 0
 
     def __post_init__(self) -> None:
         counts = {
@@ -157,7 +158,7 @@ class InterConfig(_Config):
 
     Resolutions below are relative to the half-resolution 6-channel frame (1 = half of luma)::
 
-        SpyNet (flow_levels, flow_channels per level)                        flow (2, 1)
+        SpyNet (flow_levels, flow_channels per level, flow_cost_radius)     flow (2, 1)
         flow -motion encoder (motion_transform_channels, /2 /4 /8)-> motion latent (motion_latent_channels, 1/8)
              -motion hyper (motion_hyper_channels, 1/32)
         motion decoder -> flow (2, 1) and motion feature (motion_feature_channels, 1)
@@ -174,6 +175,9 @@ class InterConfig(_Config):
     baseline for that part, and its networks are then not built at all.  ``distribution`` and
     ``skip_below_index`` apply to both quadtree-coded latents (motion and frame);
     ``integer_entropy`` as for :class:`IntraConfig` (off, the frame latent's prior also sees C3).
+    ``flow_cost_radius`` > 0 gives each SpyNet level a local cost volume of that radius
+    (:func:`cmfr_codec.models.motion.matching_costs`); 0, the default, is the estimator the first
+    trained weights have, whose files do not name the field.
     """
 
     feature_channels: int
@@ -197,6 +201,7 @@ class InterConfig(_Config):
     distribution: str = "gaussian"
     skip_below_index: int = 0
     integer_entropy: bool = True
+    flow_cost_radius: int = 0
 
     def __post_init__(self) -> None:
         counts = {
@@ -232,6 +237,8 @@ class InterConfig(_Config):
             raise ValueError(f"distribution: must be one of {', '.join(DISTRIBUTIONS)}, got {self.distribution!r}")
         if self.skip_below_index < 0:
             raise ValueError(f"skip_below_index: must be >= 0, got {self.skip_below_index}")
+        if self.flow_cost_radius < 0:
+            raise ValueError(f"flow_cost_radius: must be >= 0, got {self.flow_cost_radius}")
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,7 @@ CMFR_S = ModelConfig(
         feature_channels=16,
         flow_levels=4,
         flow_channels=(32, 64, 32, 16),
+        flow_cost_radius=3,
         motion_transform_channels=32,
         motion_latent_channels=48,
         motion_hyper_channels=24,
@@ -274,9 +282,9 @@ CMFR_S = ModelConfig(
         blocks_per_stage=1,
     ),
 )
-"""The shipped default.  Intra: 1.4 M parameters, 29 GMAC per 1080p I-frame.  Inter: 2.6 M parameters,
-165 GMAC to encode a 1080p P-frame (32 of them in SpyNet, encoder only) and 103 GMAC to decode it
-(measured; 4.0 M parameters in all)."""
+"""The shipped default.  Intra: 1.2 M parameters, 29 GMAC per 1080p I-frame.  Inter: 2.5 M parameters,
+174 GMAC to encode a 1080p P-frame (SpyNet with its cost volume included, encoder only) and 103 GMAC
+to decode it (``benchmarks/model_cost.py``, docs/models.md)."""
 
 CMFR_BASE = ModelConfig(
     name="cmfr-base",
@@ -292,6 +300,7 @@ CMFR_BASE = ModelConfig(
         feature_channels=48,
         flow_levels=5,
         flow_channels=(32, 64, 32, 16),
+        flow_cost_radius=3,
         motion_transform_channels=64,
         motion_latent_channels=64,
         motion_hyper_channels=64,
@@ -306,7 +315,7 @@ CMFR_BASE = ModelConfig(
     ),
 )
 """Paper-sized, DCVC-DC-like channel counts.  Intra: 16 M parameters, 480 GMAC per 1080p I-frame.
-Inter: 18 M parameters, 1085 GMAC to encode a 1080p P-frame (32 in SpyNet) and 790 GMAC to decode it."""
+Inter: 17 M parameters, 1093 GMAC to encode a 1080p P-frame and 788 GMAC to decode it."""
 
 TINY = ModelConfig(
     name="tiny",
@@ -322,6 +331,7 @@ TINY = ModelConfig(
         feature_channels=8,
         flow_levels=3,
         flow_channels=(8, 8),
+        flow_cost_radius=1,
         motion_transform_channels=8,
         motion_latent_channels=16,
         motion_hyper_channels=4,

@@ -291,7 +291,8 @@ class InterCodec(nn.Module):
         c1, _, c3 = config.context_channels
         latent, stages = config.latent_channels, config.blocks_per_stage
 
-        self.flow_estimator = SpyNetFlow(FRAME_CHANNELS, config.flow_levels, config.flow_channels)
+        self.flow_estimator = SpyNetFlow(FRAME_CHANNELS, config.flow_levels, config.flow_channels,
+                                         config.flow_cost_radius)
         self.motion_context = conv3x3(motion_feature, motion, stride=2)
         self.motion_encoder = MotionEncoder(motion, motion_latent, stages)
         quantized = config.integer_entropy

@@ -60,6 +60,32 @@ def resize_flow(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return resized * scale[None, :, None, None]
 
 
+COST_SCALE = 100.0
+"""Matching costs are mean squared differences of [0, 1] samples (about 0.001 to 0.01 where frames
+match badly); times 100 they are of the order of the other inputs of a level's network."""
+
+
+def matching_costs(current: torch.Tensor, warped: torch.Tensor, radius: int) -> torch.Tensor:
+    """A local cost volume: (N, C, H, W) twice -> (N, (2 radius + 1) ** 2, H, W).
+
+    Channel ``(dy + radius) * (2 radius + 1) + (dx + radius)`` holds, for each pixel ``p``, minus
+    ``COST_SCALE`` times the mean squared difference between ``current`` and ``warped`` shifted by
+    ``(dx, dy)`` (``warped[p + (dx, dy)]``, edges replicated), over the channels and a 3x3 window
+    around ``p``.  The highest cost channel at ``p`` is the integer displacement that matches best,
+    which a network reads far more easily than it learns to compare raw pixels (docs/training.md,
+    "A cost volume, frame strides and synthetic motion").
+    """
+    height, width = current.shape[-2:]
+    padded = F.pad(warped, (radius, radius, radius, radius), mode="replicate")
+    costs = []
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            shifted = padded[:, :, dy:dy + height, dx:dx + width]
+            costs.append((current - shifted).pow(2).mean(dim=1, keepdim=True))
+    squared = F.avg_pool2d(torch.cat(costs, dim=1), 3, stride=1, padding=1, count_include_pad=False)
+    return squared * -COST_SCALE
+
+
 class SpyNetFlow(nn.Module):
     """Coarse-to-fine flow estimation between two frames (SpyNet-style pyramid).
 
@@ -69,9 +95,12 @@ class SpyNetFlow(nn.Module):
         flow = 0 at the coarsest level
         for each level, coarse to fine:
             flow = resize_flow(flow, level size)                  (x2 in size and in value)
-            flow = flow + net_level([current, warp(reference, flow), flow])
+            flow = flow + net_level([costs, current, warp(reference, flow), flow])
 
-    Each ``net_level`` is its own small stack of 3x3 convs (``channels`` wide, LeakyReLU 0.1) ending
+    ``costs`` is the local cost volume of ``current`` against the warped reference
+    (:func:`matching_costs`, displacements up to ``cost_radius`` pixels of the level), present only
+    when ``cost_radius`` > 0; without it (the first trained weights) the level networks must learn
+    to compare pixels themselves, which they did not manage at CPU budgets (docs/training.md).  Each ``net_level`` is its own small stack of 3x3 convs (``channels`` wide, LeakyReLU 0.1) ending
     in a 3x3 conv to 2 channels that starts at zero, so an untrained estimator outputs zero flow
     and training begins from "no motion".  Inputs of any size are replicate-padded to a multiple of
     ``2 ** (levels - 1)`` and the flow is cropped back.  A level's receptive field lets it correct
@@ -84,12 +113,17 @@ class SpyNetFlow(nn.Module):
         in_channels: int = FRAME_CHANNELS,
         levels: int = 4,
         channels: tuple[int, ...] = (32, 64, 32, 16),
+        cost_radius: int = 0,
     ) -> None:
         super().__init__()
         if levels < 1:
             raise ValueError(f"levels must be at least 1, got {levels}")
+        if cost_radius < 0:
+            raise ValueError(f"cost_radius must be 0 or more, got {cost_radius}")
         self.levels = levels
-        self.level_nets = nn.ModuleList(self._level_net(2 * in_channels + 2, channels) for _ in range(levels))
+        self.cost_radius = cost_radius
+        level_inputs = 2 * in_channels + 2 + (2 * cost_radius + 1) ** 2 * (cost_radius > 0)
+        self.level_nets = nn.ModuleList(self._level_net(level_inputs, channels) for _ in range(levels))
 
     @staticmethod
     def _level_net(in_ch: int, channels: tuple[int, ...]) -> nn.Sequential:
@@ -126,7 +160,10 @@ class SpyNetFlow(nn.Module):
             level_current, level_reference = current_pyramid[level], reference_pyramid[level]
             flow = resize_flow(flow, *level_current.shape[-2:])
             warped = warp(level_reference, flow)
-            flow = flow + self._correction(level, torch.cat([level_current, warped, flow], dim=1))
+            inputs = [level_current, warped, flow]
+            if self.cost_radius:
+                inputs.insert(0, matching_costs(level_current, warped, self.cost_radius))
+            flow = flow + self._correction(level, torch.cat(inputs, dim=1))
         if finest_level:
             flow = resize_flow(flow, *current_pyramid[0].shape[-2:])
         return crop_to(flow, height, width)

@@ -57,6 +57,27 @@ def test_fewer_frames_than_stored_are_consecutive_frames_of_the_clip(root: Path)
         ClipDataset(root, frames=4, crop=64)
 
 
+def test_a_stride_takes_frames_further_apart(root: Path):
+    whole = [ClipDataset(root, crop=None, augment=False, as_uint8=True)[index] for index in range(6)]
+    strided = ClipDataset(root, frames=2, crop=None, max_stride=2, seed=5, as_uint8=True)
+    gaps = set()
+    for index in range(6):
+        for epoch in range(4):
+            strided.set_epoch(epoch)
+            pair = strided[index][:, 4]  # the U plane, which a horizontal flip only mirrors
+            for clip in (whole[index][:, 4], whole[index][:, 4].flip(-1)):
+                positions = [next((number for number in range(3) if torch.equal(frame, clip[number])), None)
+                             for frame in pair]
+                if None not in positions:
+                    gaps.add(positions[1] - positions[0])
+                    break
+            else:
+                raise AssertionError(f"item {index}, epoch {epoch}: its frames are not frames of the clip")
+    assert gaps == {1, 2}
+    with pytest.raises(ValueError, match="max_stride"):
+        ClipDataset(root, frames=2, crop=64, max_stride=0)
+
+
 def test_crops_and_flips_repeat_with_the_seed_and_change_with_it(root: Path):
     first, again = ClipDataset(root, crop=64, seed=7), ClipDataset(root, crop=64, seed=7)
     other = ClipDataset(root, crop=64, seed=8)

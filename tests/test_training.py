@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from training_data import make_prepared_set
 
 from cmfr_codec.data.dataset import TRAIN, StillDataset
+from cmfr_codec.errors import InputError
+from cmfr_codec.models.config import preset
+from cmfr_codec.models.motion import warp
 from cmfr_codec.training import trainer
 from cmfr_codec.training.distributed import ProcessPlace
+from cmfr_codec.training.flow_teacher import SYNTHETIC_LOCAL, SYNTHETIC_SHIFT, synthetic_motion
 from cmfr_codec.training.stages import STAGE_ORDER, load_stage, stage_names, with_overrides
 from cmfr_codec.training.trainer import (
     CHECKPOINT_NAME,
@@ -111,6 +117,42 @@ def _stage(name: str, steps: int, **overrides) -> list:
 def _intra_batches(prepared: Path, seed: int, batch: int, still_share: float):
     stage = with_overrides(load_stage("intra"), steps=200, batch=batch, crop=64, still_share=still_share)
     return step_batches(stage, prepared, 1, seed, ProcessPlace(0, 1, "cpu"))
+
+
+def test_distilling_motion_batches_end_with_synthetic_pairs_whose_target_is_their_exact_flow(prepared: Path):
+    stage = with_overrides(load_stage("motion"), steps=10, batch=4, crop=64, distill_steps=3)
+    assert stage.synthetic_motion == 0.5 and stage.max_frame_stride > 1, "the shipped motion stage makes half its pairs"
+    batches = step_batches(stage, prepared, 1, 7, ProcessPlace(0, 1, "cpu"))
+    for step in (1, 2, 3):
+        batch = batches[step - 1]
+        assert batch.flow_targets.shape == (4, 1, 2, 32, 32)
+        exact = [torch.equal(warp(batch.snippets[item, :1], batch.flow_targets[item]), batch.snippets[item, 1:])
+                 for item in range(4)]
+        assert exact == [False, False, True, True], step
+        assert torch.equal(batch.flow_targets, batches[step - 1].flow_targets), "the same step gives the same pairs"
+    assert batches[3].flow_targets is None, "after distill_steps, no targets and no synthetic pairs"
+
+
+def test_synthetic_motion_is_a_smooth_bounded_flow_that_moves_frame_0_into_frame_1():
+    generator = np.random.default_rng(3)
+    pair = torch.rand(2, 6, 40, 48)
+    made, flow = synthetic_motion(pair, generator)
+    assert flow.shape == (1, 2, 40, 48) and torch.equal(made[:1], pair[:1])
+    assert torch.equal(made[1:], warp(pair[:1], flow))
+    assert flow.abs().max() <= SYNTHETIC_SHIFT + 1.3 * SYNTHETIC_LOCAL
+    assert (flow[..., 1:, :] - flow[..., :-1, :]).abs().max() < 1.0, "smooth: neighbours move alike"
+    pair_codes = (pair * 255).round().to(torch.uint8)
+    codes, same_flow = synthetic_motion(pair_codes, np.random.default_rng(3))
+    assert torch.equal(same_flow, flow) and codes.dtype == torch.uint8
+    assert torch.equal(codes[1:], (warp(pair_codes[:1].float() / 255, flow) * 255).round().to(torch.uint8))
+    with pytest.raises(ValueError, match="pairs"):
+        synthetic_motion(torch.rand(3, 6, 8, 8), generator)
+
+
+@pytest.mark.parametrize(("stage", "overrides"), [("inter", {}), ("motion", {"frames": 3})])
+def test_synthetic_motion_is_refused_outside_motion_pairs(stage: str, overrides: dict):
+    with pytest.raises(InputError, match="synthetic_motion"):
+        with_overrides(load_stage(stage), synthetic_motion=0.5, **overrides)
 
 
 def test_intra_batches_hold_still_crops_at_the_configured_share(prepared: Path):
@@ -330,19 +372,21 @@ def test_distillation_teaches_the_motion_coder_to_carry_the_teachers_flow_not_on
         assert any(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in part.parameters())
 
 
-def test_fresh_motion_renews_the_motion_parts_and_keeps_every_other_weight():
+def test_fresh_motion_renews_the_motion_parts_with_the_preset_s_estimator_and_keeps_every_other_weight():
     torch.manual_seed(7)
-    trained = trainer.new_codec("tiny")
+    older = dataclasses.replace(preset("tiny"), inter=dataclasses.replace(preset("tiny").inter, flow_cost_radius=0))
+    trained = trainer.new_codec(older)
     before = {name: value.clone() for name, value in trained.state_dict().items()}
-    trainer.fresh_motion(trained, seed=3)
+    renewed_codec = trainer.fresh_motion(trained, seed=3)
+    assert renewed_codec.config == preset("tiny"), "the estimator gets the preset's cost volume"
     torch.manual_seed(3)
     fresh = trainer.new_codec("tiny").state_dict()
     renewed = kept = 0
-    for name, value in trained.state_dict().items():
+    for name, value in renewed_codec.state_dict().items():
         part = name.split(".")[1] if name.startswith("inter.") else None
         if part in trainer.MOTION_PARTS:
             assert torch.equal(value, fresh[name]), name
-            renewed += not torch.equal(value, before[name])
+            renewed += name not in before or not torch.equal(value, before[name])
         else:
             assert torch.equal(value, before[name]), name
             kept += 1

@@ -181,6 +181,9 @@ class ClipDataset(_PreparedPictures):
     without it the crop is centred and nothing is flipped (for validation).  ``repeats`` makes an
     epoch visit every clip that many times, each with its own crop.  ``as_uint8`` returns the
     8-bit codes instead of [0, 1] floats (4x less to copy to the GPU; divide by 255 there).
+    ``max_stride`` > 1 (with ``augment`` and ``frames`` > 1) takes every ``s``-th frame instead, ``s``
+    drawn from 1..``max_stride`` (as far as the clip allows): s times the motion of consecutive
+    frames, for training sets whose video moves little (docs/training.md).
     """
 
     kind = "clips"
@@ -198,12 +201,16 @@ class ClipDataset(_PreparedPictures):
         decoder: str | None = None,
         as_uint8: bool = False,
         verify: bool = True,
+        max_stride: int = 1,
     ):
         super().__init__(root, split, crop, augment, vertical_flips, seed, repeats, decoder, as_uint8, verify)
         stored = min(shard["clip_frames"] for shard in self.shards)
         self.frames = stored if frames is None else frames
         if not 1 <= self.frames <= stored:
             raise ValueError(f"frames must be 1..{stored} (the stored clip length), got {frames}")
+        if max_stride < 1:
+            raise ValueError(f"max_stride must be 1 or more, got {max_stride}")
+        self.max_stride = max_stride
         self.load()
 
     def _list_items(self) -> list[tuple[int, int]]:
@@ -215,8 +222,12 @@ class ClipDataset(_PreparedPictures):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         pictures, rng = self._item(index)
-        start = int(rng.integers(0, len(pictures) - self.frames + 1)) if self.augment else 0
-        return self._cropped(pictures[start : start + self.frames], rng)
+        stride = 1
+        if self.augment and self.max_stride > 1 and self.frames > 1:  # no draw otherwise: the same crops as before
+            stride = int(rng.integers(1, min(self.max_stride, (len(pictures) - 1) // (self.frames - 1)) + 1))
+        span = (self.frames - 1) * stride + 1
+        start = int(rng.integers(0, len(pictures) - span + 1)) if self.augment else 0
+        return self._cropped(pictures[start : start + span : stride], rng)
 
 
 class StillDataset(_PreparedPictures):

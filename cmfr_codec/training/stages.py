@@ -17,12 +17,15 @@ A stage says what trains, on what snippets, for how long and with which loss::
     lambda_scale = 1.0    # multiplies the four lambda anchors (MS-SSIM needs smaller lambdas)
     lambda_spread = 1.0   # exponent on the anchors' range about its centre: 1 is 85..840, 2 is 27.0..2641
     checkpoint_every = 1000, validate_every = 1000, log_every = 10, validation_clips = 16
+    max_frame_stride = 1  # snippets take every s-th frame of a clip, s random in 1..this (1: consecutive frames)
 
 Data options of one kind of stage each (``still_share`` and ``distill_steps`` are refused elsewhere)::
 
     still_share = 0.25    # trains = "intra": share of each batch cut from the still images (default 0: frames only)
     distill_steps = 10000 # trains = "motion": first steps that also fit OpenCV's DIS flow (default 0: none)
     distill_weight = 1.0  # weight of that term at step 1 (default 1), falling linearly to 0 after distill_steps
+    synthetic_motion = 0.5 # trains = "motion", frames = 2: share of those steps' pairs made with a known random
+                           # flow instead of DIS's (flow_teacher.synthetic_motion; default 0: none)
 
 :data:`STAGE_ORDER` is the order ``cmfr train --stage all`` runs them in.
 """
@@ -70,6 +73,8 @@ class StageConfig:
     validate_every: int = 1000
     log_every: int = 10
     validation_clips: int = 16
+    max_frame_stride: int = 1
+    synthetic_motion: float = 0.0
 
     def __post_init__(self) -> None:
         if self.trains not in TRAINED_PARTS:
@@ -81,7 +86,8 @@ class StageConfig:
         low = 1 if self.trains == "intra" else 2
         if not low <= self.frames <= 7 or (self.trains == "intra" and self.frames != 1):
             raise InputError(f"stage {self.name}: frames must be 1 for intra and 2..7 otherwise, got {self.frames}")
-        for field in ("steps", "batch", "checkpoint_every", "validate_every", "log_every", "validation_clips"):
+        for field in ("steps", "batch", "checkpoint_every", "validate_every", "log_every", "validation_clips",
+                      "max_frame_stride"):
             if getattr(self, field) < 1:
                 raise InputError(f"stage {self.name}: {field} must be 1 or more, got {getattr(self, field)}")
         if self.learning_rate <= 0 or self.final_learning_rate <= 0:
@@ -105,6 +111,11 @@ class StageConfig:
             raise InputError(f"stage {self.name}: distill_steps applies to motion stages only; set it to 0")
         if self.distill_weight <= 0:
             raise InputError(f"stage {self.name}: distill_weight must be positive, got {self.distill_weight}")
+        if not 0 <= self.synthetic_motion <= 1:
+            raise InputError(f"stage {self.name}: synthetic_motion must be 0..1, got {self.synthetic_motion}")
+        if self.synthetic_motion and (self.trains != "motion" or self.frames != 2):
+            raise InputError(f"stage {self.name}: synthetic_motion makes frame pairs for motion stages "
+                             f"(trains = \"motion\", frames = 2) only; set it to 0")
 
     def learning_rate_at(self, step: int) -> float:
         """Exponential decay from ``learning_rate`` at step 1 to ``final_learning_rate`` at the last step."""

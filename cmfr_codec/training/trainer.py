@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -39,12 +40,17 @@ from cmfr_codec.atomic import AtomicOutput
 from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset, StillDataset
 from cmfr_codec.errors import InputError
 from cmfr_codec.models.codec import CmfrCodec
-from cmfr_codec.models.config import ModelConfig, preset
+from cmfr_codec.models.config import PRESETS, ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.quality import QualityScales
 from cmfr_codec.progress import frame_progress
 from cmfr_codec.training.distributed import ProcessPlace, barrier
-from cmfr_codec.training.flow_teacher import dis_flow_targets, one_opencv_thread, require_flow_teacher
+from cmfr_codec.training.flow_teacher import (
+    dis_flow_targets,
+    one_opencv_thread,
+    require_flow_teacher,
+    synthetic_motion,
+)
 from cmfr_codec.training.losses import ANCHOR_INDICES, flow_endpoint_error, lambda_for
 from cmfr_codec.training.stages import StageConfig
 from cmfr_codec.weights import WeightsFiles, save_weights
@@ -59,7 +65,9 @@ QUALITY_LEVELS = 64
 GRADIENT_CLIP = 1.0
 MOTION_PARTS = ("flow_estimator", "motion_context", "motion_encoder", "motion_prior", "motion_codec",
                 "motion_decoder", "motion_refiner")
-_DATA_STREAM, _QUALITY_STREAM, _NOISE_STREAM = 0, 1, 2
+ESTIMATOR_FIELDS = ("flow_levels", "flow_channels", "flow_cost_radius")
+"""The config fields of the flow estimator, which :func:`fresh_motion` takes from the current preset."""
+_DATA_STREAM, _QUALITY_STREAM, _NOISE_STREAM, _SYNTHETIC_STREAM = 0, 1, 2, 3
 
 
 def step_rng(seed: int, step: int, rank: int, stream: int) -> np.random.Generator:
@@ -87,7 +95,9 @@ class StepBatches(Dataset):
     Items of the prepared set are drawn with replacement from ``(seed, step, rank)`` (:meth:`draw`);
     their crops and flips are keyed by the epoch ``step * world_size + rank``, so ranks never share
     a crop.  The DIS flow targets of the steps up to the stage's ``distill_steps`` are computed
-    here, so in the DataLoader workers, overlapping with training.
+    here, so in the DataLoader workers, overlapping with training; so are the stage's share of
+    synthetic pairs (:func:`~cmfr_codec.training.flow_teacher.synthetic_motion`), which replace the
+    last snippets of those batches and bring their exact flow as the target.
     """
 
     def __init__(self, stage: StageConfig, clips: ClipDataset, first_step: int, seed: int, place: ProcessPlace,
@@ -95,7 +105,7 @@ class StepBatches(Dataset):
         self.clips, self.stills = clips, stills
         self.first_step, self.last_step, self.batch = first_step, stage.steps, stage.batch
         self.still_share = stage.still_share if stills is not None else 0.0
-        self.distill_steps = stage.distill_steps
+        self.distill_steps, self.synthetic_share = stage.distill_steps, stage.synthetic_motion
         self.seed, self.rank, self.world_size = seed, place.rank, place.world_size
 
     @property
@@ -129,9 +139,15 @@ class StepBatches(Dataset):
         if len(still_items):
             self.stills.set_epoch(epoch)
             samples += [self.stills[int(item)][None] for item in still_items]
-        snippets = torch.stack(samples)
-        targets = torch.stack([dis_flow_targets(snippet) for snippet in snippets]) if step <= self.distill_steps else None
-        return StepBatch(snippets, targets)
+        if step > self.distill_steps:
+            return StepBatch(torch.stack(samples), None)
+        targets = [None] * len(samples)
+        if self.synthetic_share:  # the last ones of the batch: batch * share, rounded at random like the stills
+            rng = step_rng(self.seed, step, self.rank, _SYNTHETIC_STREAM)
+            for item in range(len(samples) - int(len(samples) * self.synthetic_share + rng.random()), len(samples)):
+                samples[item], targets[item] = synthetic_motion(samples[item], rng)
+        targets = [dis_flow_targets(sample) if target is None else target for sample, target in zip(samples, targets, strict=True)]
+        return StepBatch(torch.stack(samples), torch.stack(targets))
 
 
 def step_batches(stage: StageConfig, data: Path, first_step: int, seed: int, place: ProcessPlace,
@@ -139,7 +155,8 @@ def step_batches(stage: StageConfig, data: Path, first_step: int, seed: int, pla
     """The batches of ``stage`` from ``first_step`` on: the train split's clips, and its stills when
     the stage has a still share.  InputError when the stage's snippets do not fit the prepared set."""
     try:
-        clips = ClipDataset(data, TRAIN, frames=stage.frames, crop=stage.crop, seed=seed, as_uint8=as_uint8)
+        clips = ClipDataset(data, TRAIN, frames=stage.frames, crop=stage.crop, seed=seed, as_uint8=as_uint8,
+                            max_stride=stage.max_frame_stride)
         stills = None
         if stage.still_share:
             stills = _train_stills(clips, stage, seed, as_uint8)
@@ -418,18 +435,27 @@ def copy_intra(codec: CmfrCodec, weights: Path) -> None:
     codec.intra.load_state_dict(part["state_dict"])
 
 
-def fresh_motion(codec: CmfrCodec, seed: int) -> None:
-    """Give ``codec`` the motion parts (:data:`MOTION_PARTS`) of a new model seeded with ``seed``.
+def fresh_motion(codec: CmfrCodec, seed: int) -> CmfrCodec:
+    """A codec with ``codec``'s weights except the motion parts (:data:`MOTION_PARTS`), which are
+    those of a new model seeded with ``seed``.
 
     For weights whose motion coder has collapsed: once its prior is tight and its decoder ignores
-    the latent, the rate term keeps every gradient step from reviving it (docs/training.md).
+    the latent, the rate term keeps every gradient step from reviving it (docs/training.md).  The
+    new flow estimator is the current preset's of the same name (:data:`ESTIMATOR_FIELDS`), so
+    weights trained before the estimator had a cost volume get one; every other part keeps its config.
     """
+    config = codec.config
+    if config.name in PRESETS:
+        latest = PRESETS[config.name].inter
+        estimator = {field: getattr(latest, field) for field in ESTIMATOR_FIELDS}
+        config = dataclasses.replace(config, inter=dataclasses.replace(config.inter, **estimator))
     torch.manual_seed(seed)
-    fresh = new_codec(codec.config)
-    for part in MOTION_PARTS:
-        module = getattr(codec.inter, part)
-        if module is not None:
-            module.load_state_dict(getattr(fresh.inter, part).state_dict())
+    fresh = CmfrCodec(config)
+    fresh.intra.load_state_dict(codec.intra.state_dict())
+    for name, module in codec.inter.named_children():
+        if name not in MOTION_PARTS:
+            getattr(fresh.inter, name).load_state_dict(module.state_dict())
+    return fresh
 
 
 def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextManager:
@@ -578,7 +604,7 @@ def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: s
 
         codec = load_model(find_weights(str(init)), for_coding=False).codec
         if reset_motion:
-            fresh_motion(codec, settings.seed)
+            codec = fresh_motion(codec, settings.seed)
     else:
         torch.manual_seed(settings.seed)
         codec = new_codec(model_config)
