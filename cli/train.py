@@ -26,8 +26,9 @@ from .data import DEFAULT_PREPARED
               help="Start from these weights (either .cmfrw file of a pair) instead of a random model (default: none).")
 @click.option("--fresh-motion", is_flag=True, default=False,
               help="With --init: start the motion parts (flow estimator, motion coder, motion decoder, refiner) "
-                   "anew, seeded by --seed, and keep the rest of the weights; for weights whose motion coder "
-                   "carries no flow (see benchmarks/motion_check.py) (default: off).")
+                   "anew, seeded by --seed, and keep the rest of the weights; the new estimator is the "
+                   "current preset's (with its cost volume); for weights whose motion coder carries no "
+                   "flow (see benchmarks/motion_check.py) (default: off).")
 @click.option("--without", "without", default="", metavar="LIST",
               help="CMFR methods to switch off in a new model, comma-separated, from feature_residual, sff, "
                    "motion_refiner (all three: the paper's baseline, named NAME-baseline) (default: none).")
