@@ -81,9 +81,9 @@ def matching_costs(current: torch.Tensor, warped: torch.Tensor, radius: int) -> 
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
             shifted = padded[:, :, dy:dy + height, dx:dx + width]
-            costs.append((current - shifted).pow(2).mean(dim=1, keepdim=True))
-    squared = F.avg_pool2d(torch.cat(costs, dim=1), 3, stride=1, padding=1, count_include_pad=False)
-    return squared * -COST_SCALE
+            costs.append((current - shifted).square().mean(dim=1, keepdim=True))
+    windowed = F.avg_pool2d(torch.cat(costs, dim=1), 3, stride=1, padding=1, count_include_pad=False)
+    return windowed * -COST_SCALE
 
 
 class SpyNetFlow(nn.Module):
@@ -100,7 +100,9 @@ class SpyNetFlow(nn.Module):
     ``costs`` is the local cost volume of ``current`` against the warped reference
     (:func:`matching_costs`, displacements up to ``cost_radius`` pixels of the level), present only
     when ``cost_radius`` > 0; without it (the first trained weights) the level networks must learn
-    to compare pixels themselves, which they did not manage at CPU budgets (docs/training.md).  Each ``net_level`` is its own small stack of 3x3 convs (``channels`` wide, LeakyReLU 0.1) ending
+    to compare pixels themselves, which they did not manage at CPU budgets (docs/training.md).
+
+    Each ``net_level`` is its own small stack of 3x3 convs (``channels`` wide, LeakyReLU 0.1) ending
     in a 3x3 conv to 2 channels that starts at zero, so an untrained estimator outputs zero flow
     and training begins from "no motion".  Inputs of any size are replicate-padded to a multiple of
     ``2 ** (levels - 1)`` and the flow is cropped back.  A level's receptive field lets it correct
@@ -122,7 +124,8 @@ class SpyNetFlow(nn.Module):
             raise ValueError(f"cost_radius must be 0 or more, got {cost_radius}")
         self.levels = levels
         self.cost_radius = cost_radius
-        level_inputs = 2 * in_channels + 2 + (2 * cost_radius + 1) ** 2 * (cost_radius > 0)
+        cost_channels = (2 * cost_radius + 1) ** 2 if cost_radius else 0
+        level_inputs = cost_channels + 2 * in_channels + 2
         self.level_nets = nn.ModuleList(self._level_net(level_inputs, channels) for _ in range(levels))
 
     @staticmethod
@@ -159,22 +162,28 @@ class SpyNetFlow(nn.Module):
         for level in reversed(range(finest_level, self.levels)):
             level_current, level_reference = current_pyramid[level], reference_pyramid[level]
             flow = resize_flow(flow, *level_current.shape[-2:])
-            warped = warp(level_reference, flow)
-            inputs = [level_current, warped, flow]
-            if self.cost_radius:
-                inputs.insert(0, matching_costs(level_current, warped, self.cost_radius))
-            flow = flow + self._correction(level, torch.cat(inputs, dim=1))
+            flow = flow + self._correction(level, level_current, warp(level_reference, flow), flow)
         if finest_level:
             flow = resize_flow(flow, *current_pyramid[0].shape[-2:])
         return crop_to(flow, height, width)
 
-    def _correction(self, level: int, inputs: torch.Tensor) -> torch.Tensor:
-        """One level's flow correction; coding on the CPU, in row stripes (one row of reach per 3x3)."""
+    def _correction(self, level: int, current: torch.Tensor, warped: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """One level's flow correction.  Coding on the CPU, in row stripes, cost volume included, so
+        that its (2 r + 1) ** 2 channels exist only a stripe at a time: one row of reach per 3x3
+        conv, and r + 1 rows for the costs (shifts of up to r rows, then a 3x3 window)."""
         net = self.level_nets[level]
-        if stripes.active(inputs):
+
+        def correction(current: torch.Tensor, warped: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+            inputs = [current, warped, flow]
+            if self.cost_radius:
+                inputs.insert(0, matching_costs(current, warped, self.cost_radius))
+            return net(torch.cat(inputs, dim=1))
+
+        if stripes.active(current):
             convolutions = sum(isinstance(layer, nn.Conv2d) for layer in net)
-            return stripes.rowwise(net, (inputs,), reach=convolutions, out_channels=2)
-        return net(inputs)
+            reach = convolutions + (self.cost_radius + 1 if self.cost_radius else 0)
+            return stripes.rowwise(correction, (current, warped, flow), reach=reach, out_channels=2)
+        return correction(current, warped, flow)
 
 
 class MotionRefiner(nn.Module):
