@@ -19,11 +19,13 @@ original frames (the estimator itself sees the decoded reference), and is determ
 frames give the same flow whatever OpenCV's thread count.  OpenCV is optional (the ``data``
 extra); nothing here imports it before it is used.
 
-The training videos move little (half their pixels less than 0.1 pixel between frames), so a
-share of the distilling pairs (``synthetic_motion``) are made instead, with a flow known exactly
+The training videos move little (half their pixels less than 0.1 pixel between frames,
+``benchmarks/flow_stats.py``), and DIS's flow is arbitrary where the picture is flat, so a share
+of the distilling pairs (``synthetic_motion``) are made instead, with a flow known exactly
 (:func:`synthetic_motion`): frame 0 of a snippet moved by a random smooth flow becomes its frame 1.
-A new estimator learns real motion from these within a few hundred steps, and from DIS's targets on
-the training videos alone it did not (docs/training.md, "A cost volume, frame strides and synthetic motion").
+A new estimator learns real motion from these within a few hundred steps, and from DIS's targets
+on the training videos alone it did not (docs/training.md, "A cost volume, frame strides and
+synthetic motion").
 """
 
 from __future__ import annotations
