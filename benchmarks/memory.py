@@ -1,7 +1,7 @@
 """Peak memory of encoding and decoding at 1080p and 4K: resident memory (CPU) and GPU memory.
 
     python benchmarks/memory.py [--sizes 1920x1080,3840x2160] [--frames 2] [--device cpu|cuda]
-                                [--threads N] [--write-docs]
+                                [--threads N] [--model cmfr-s] [--write-docs]
 
 Each encode and each decode runs in its own child process, as ``cmfr encode`` / ``cmfr decode``
 do (the real pipeline, container and files), on ``--frames`` frames of the example clip scaled
@@ -38,10 +38,10 @@ from cmfr_codec.weights import find_weights, load_model
 from cmfr_codec.pipeline import encode_video, decode_video
 from cmfr_codec.io import open_video
 from cmfr_codec.bitstream import BitstreamReader
-direction, source, bitstream, output, device, threads = sys.argv[1:7]
+direction, source, bitstream, output, device, threads, weights = sys.argv[1:8]
 if threads != "all":
     set_worker_count(int(threads))
-model = load_model(find_weights("cmfr-s"), device)
+model = load_model(find_weights(weights), device)
 if direction == "encode":
     with open_video(Path(source)) as reader:
         encode_video(reader, Path(bitstream), model, 32, 32)
@@ -54,12 +54,12 @@ print(peak)
 
 
 def run_child(direction: str, source: Path, bitstream: Path, output: Path, device: str,
-              threads: str) -> tuple[float, float, float]:
+              threads: str, weights: str = "cmfr-s") -> tuple[float, float, float]:
     """(peak RSS MiB, peak GPU MiB, wall s) of one encode or decode in a fresh process."""
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         start = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-c", CHILD, direction, str(source), str(bitstream), str(output),
-                                  device, threads], stdout=stdout, stderr=stderr)
+                                  device, threads, weights], stdout=stdout, stderr=stderr)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own resource usage, peak RSS included
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -71,14 +71,15 @@ def run_child(direction: str, source: Path, bitstream: Path, output: Path, devic
         return usage.ru_maxrss / 1024, int(stdout.read().split()[-1]) / 2**20, wall
 
 
-def measure(size: str, frames: int, device: str, threads: str, folder: Path) -> list[tuple[str, ...]]:
+def measure(size: str, frames: int, device: str, threads: str, folder: Path,
+            weights: str = "cmfr-s") -> list[tuple[str, ...]]:
     """Rows (size, direction, peak RSS, peak GPU, wall) for one frame size."""
     width, height = (int(value) for value in size.split("x"))
     source = write_source(folder, clip_frames(width, height, frames))
     bitstream, output = folder / f"{size}.bin", folder / f"{size}.yuv"
     rows = []
     for direction in ("encode", "decode"):
-        rss, gpu, wall = run_child(direction, source, bitstream, output, device, threads)
+        rss, gpu, wall = run_child(direction, source, bitstream, output, device, threads, weights)
         rows.append((size, direction, f"{rss:,.0f}", f"{gpu:,.0f}" if device == "cuda" else "-", f"{wall:.1f}"))
     for path in (source, bitstream, output):
         path.unlink(missing_ok=True)
@@ -105,12 +106,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=2)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", default="all", help="workers of the striped convolutions (default: all cores)")
+    parser.add_argument("--model", default="cmfr-s",
+                        help="weights: a name or either .cmfrw file of a pair (default: cmfr-s, the shipped ones)")
     parser.add_argument("--write-docs", action="store_true")
     arguments = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for size in arguments.sizes.split(","):
-            rows.extend(measure(size, arguments.frames, arguments.device, arguments.threads, Path(folder)))
+            rows.extend(measure(size, arguments.frames, arguments.device, arguments.threads, Path(folder),
+                                arguments.model))
             print("\n".join(format_table(rows).splitlines()[-2:]), flush=True)
     table = format_table(rows)
     machine = machine_line((arguments.device,))
@@ -118,7 +122,7 @@ def main() -> None:
     print(f"machine: {machine}\n{table}")
     if arguments.write_docs:
         block = (f"Made on {datetime.date.today().isoformat()} by\n\n```\n{command}\n```\n\non {machine}; "
-                 f"{arguments.frames} frames (one I-frame, then P-frames), model cmfr-s, quality 32.\n\n"
+                 f"{arguments.frames} frames (one I-frame, then P-frames), model {arguments.model}, quality 32.\n\n"
                  f"```\n{table}\n```\n")
         DOCS.write_text(replace_block(DOCS.read_text(), block))
 

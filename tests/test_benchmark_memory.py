@@ -27,3 +27,8 @@ def test_the_docs_block_is_replaced_between_its_markers_only():
 def test_the_performance_page_has_exactly_one_memory_block():
     text = memory.DOCS.read_text()
     assert text.count(memory.DOCS_BEGIN) == 1 and text.count(memory.DOCS_END) == 1
+
+
+def test_the_child_codes_with_the_weights_it_is_given(tmp_path):
+    with pytest.raises(SystemExit, match="encode failed"):
+        memory.measure("96x64", 2, "cpu", "1", tmp_path, weights=str(tmp_path / "missing.intra.cmfrw"))
