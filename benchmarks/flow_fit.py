@@ -30,7 +30,6 @@ import torch
 from cmfr_codec.data.dataset import VALIDATION, ClipDataset
 from cmfr_codec.device import resolve_device
 from cmfr_codec.errors import InputError
-from cmfr_codec.metrics.psnr import psnr_from_mse
 from cmfr_codec.models.config import preset
 from cmfr_codec.models.layers import FRAME_CHANNELS
 from cmfr_codec.models.motion import SpyNetFlow, warp
@@ -38,7 +37,7 @@ from cmfr_codec.training.distributed import ProcessPlace
 from cmfr_codec.training.flow_teacher import dis_flow_targets
 from cmfr_codec.training.losses import flow_endpoint_error, yuv_mse
 from cmfr_codec.training.stages import load_stage, with_overrides
-from cmfr_codec.training.trainer import step_batches
+from cmfr_codec.training.trainer import psnr, step_batches
 
 REPORT_EVERY = 50
 HELD_OUT_SNIPPETS = 8
@@ -54,7 +53,7 @@ def held_out(data: Path, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def warp_psnr(snippets: torch.Tensor, flow: torch.Tensor) -> float:
     """PSNR-YUV (6:1:1) of the snippets' frame 0 warped with ``flow`` against their frame 1, over all of them."""
-    return psnr_from_mse(255.0**2 * yuv_mse(warp(snippets[:, 0], flow.to(snippets.device)), snippets[:, 1]).item())
+    return psnr(yuv_mse(warp(snippets[:, 0], flow.to(snippets.device)), snippets[:, 1]).item())
 
 
 def held_out_scores(estimator: SpyNetFlow, snippets: torch.Tensor, targets: torch.Tensor, device: str) -> tuple[float, float]:

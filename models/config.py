@@ -282,9 +282,10 @@ CMFR_S = ModelConfig(
         blocks_per_stage=1,
     ),
 )
-"""The shipped default.  Intra: 1.2 M parameters, 29 GMAC per 1080p I-frame.  Inter: 2.5 M parameters,
-174 GMAC to encode a 1080p P-frame (SpyNet with its cost volume included, encoder only) and 103 GMAC
-to decode it (``benchmarks/model_cost.py``, docs/models.md)."""
+"""The default preset, that of the shipped weights.  Intra: 1.2 M parameters, 29 GMAC per 1080p I-frame.
+Inter: 2.5 M parameters, 174 GMAC to encode a 1080p P-frame (SpyNet with its cost volume included,
+encoder only) and 103 GMAC to decode it (``benchmarks/model_cost.py``, docs/models.md).  The shipped
+weights predate the cost volume (their config has ``flow_cost_radius`` 0): 164 GMAC to encode."""
 
 CMFR_BASE = ModelConfig(
     name="cmfr-base",
