@@ -63,6 +63,10 @@ from .data import DEFAULT_PREPARED
 @click.option("--lambda-spread", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exponent on the lambda range about its centre 267: 1 trains DCVC-DC's 85..840 from quality 0 "
                    "to 63, 2 trains 27..2641, a wider quality span (default: the stage config's, 1).")
+@click.option("--rate-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Multiplies the stage config's rate weight (loss lambda * D + weight * R): above 1 trains a "
+                   "cheaper coder, e.g. a motion coder that spends fewer bits on the flow; the inter stage's "
+                   "weight 0 (reconstruction only) stays 0; a resumed stage keeps its checkpoint's weight.")
 @click.option("--log-every", type=click.IntRange(min=1), default=None,
               help="Steps between rows of train.csv (default: the stage config's).")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -77,7 +81,8 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
           intra_from: Path | None, resume: Path | None,
           steps: int | None, batch: int | None, crop: int | None, frames: int | None, distill_steps: int | None,
           checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
-          learning_rate: float | None, quality_lr_scale: float | None, lambda_spread: float | None, log_every: int | None, seed: int,
+          learning_rate: float | None, quality_lr_scale: float | None, lambda_spread: float | None, rate_factor: float,
+          log_every: int | None, seed: int,
           workers: int, precision: str, device: str) -> None:
     """Train the CMFR model on a prepared set, stage by stage, resumable.
 
@@ -98,6 +103,8 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
         raise InputError("give --init or --resume, not both")
     if fresh_motion and init is None:
         raise InputError("--fresh-motion renews the motion parts of the --init weights; give --init")
+    if rate_factor != 1 and resume is not None:
+        raise InputError("--rate-factor applies to new stages; a resumed stage keeps its checkpoint's rate weight")
     if crop is not None and crop % 64:
         raise InputError(f"--crop must be a multiple of 64, got {crop}")
     methods = [method.strip() for method in without.split(",") if method.strip()]
@@ -116,7 +123,7 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
                               checkpoint_every=checkpoint_every, validate_every=validate_every,
                               validation_clips=validation_clips, log_every=log_every,
                               quality_learning_rate_scale=quality_lr_scale,
-                              lambda_spread=lambda_spread, **rates)
+                              lambda_spread=lambda_spread, rate_weight=config.rate_weight * rate_factor, **rates)
 
     stages = [overrides(load_stage(name)) for name in (STAGE_ORDER if stage == "all" else (stage,))]
     place = join_process_group(resolve_device(device))

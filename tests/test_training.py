@@ -437,3 +437,19 @@ def test_an_ablation_variant_trains_with_its_methods_off_from_another_models_int
     unknown = run_cmfr("train", "--stage", "inter", "--without", "masks", "--data", prepared,
                        "--output", tmp_path / "x", *TINY_RUN)
     assert unknown.exit_code == 1 and "no CMFR method named 'masks'" in unknown.stderr
+
+
+def test_cmfr_train_rate_factor_multiplies_the_stage_rate_weight_and_is_refused_on_resume(prepared: Path, run_cmfr,
+                                                                                          tmp_path: Path):
+    from cmfr_codec.errors import InputError
+
+    result = run_cmfr("train", "--stage", "intra", "--steps", "1", "--data", prepared, "--output", tmp_path,
+                      "--rate-factor", "2.5", *TINY_RUN)
+    assert result.exit_code == 0, result.stderr
+    checkpoint = tmp_path / "intra" / CHECKPOINT_NAME
+    assert load_checkpoint(checkpoint).stage.rate_weight == 2.5 * load_stage("intra").rate_weight
+    refused = run_cmfr("train", "--resume", checkpoint, "--rate-factor", "2", *TINY_RUN)
+    assert refused.exit_code != 0 and "--rate-factor" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    with pytest.raises(InputError, match="rate_weight must be 0 or more"):
+        with_overrides(load_stage("cascade"), rate_weight=-1.0)

@@ -94,6 +94,8 @@ class StageConfig:
             raise InputError(f"stage {self.name}: learning rates must be positive")
         if self.lambda_spread <= 0:
             raise InputError(f"stage {self.name}: lambda_spread must be positive, got {self.lambda_spread}")
+        if self.rate_weight < 0:
+            raise InputError(f"stage {self.name}: rate_weight must be 0 or more, got {self.rate_weight}")
         if self.quality_learning_rate_scale <= 0:
             raise InputError(f"stage {self.name}: quality_learning_rate_scale must be positive, "
                              f"got {self.quality_learning_rate_scale}")
