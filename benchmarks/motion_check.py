@@ -11,11 +11,15 @@ teacher, :func:`~cmfr_codec.training.flow_teacher.dis_flow_targets`); then the P
 MSE) of the decoded reference warped with zero flow, with the DIS flow and with the decoded flow,
 the motion latent's bytes (its ``-log2`` likelihoods / 8) and the P-frame's PSNR-YUV.  Then the
 same P-frame once more with the DIS flow motion-coded in place of the estimator's: the decoded
-flow's length, its warp and the motion bytes.  The table gives the mean over the P-frames.
+flow's length, its warp and the motion bytes; and the motion bytes of zero flow motion-coded, the
+motion coder's floor: what it spends to say that nothing moves.  The table gives the mean over the
+P-frames.
 
 A model that codes motion warps better than zero flow, and its flows vary with the content; a
 decoded flow of constant length, warping exactly as well as zero flow, is one that codes none.
 If the coded DIS flow warps well, the estimator is at fault; if it does not, the motion coder is.
+If the coded zero flow costs nearly as much as the estimator's flow, the motion latent's entropy model,
+not the flow's detail, sets the motion rate.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from cmfr_codec.training.losses import yuv_mse
 from cmfr_codec.weights import find_weights, load_model
 
 COLUMNS = ("estimated flow", "decoded flow", "DIS flow", "warp zero dB", "warp DIS dB", "warp decoded dB",
-           "motion bytes", "P-frame dB", "coded DIS flow", "warp coded DIS dB", "coded DIS bytes")
+           "motion bytes", "P-frame dB", "coded DIS flow", "warp coded DIS dB", "coded DIS bytes",
+           "coded zero bytes")
 
 
 def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
@@ -61,10 +66,12 @@ def measure(codec, frames: list[torch.Tensor], quality: int) -> list[float]:
         output = codec.inter(current, buffer, quality, "ste")
         teacher = dis_flow_targets(torch.cat([frames[index - 1], current]))
         forced = codec.inter(current, buffer, quality, "ste", flow=teacher)
+        still = codec.inter(current, buffer, quality, "ste", flow=torch.zeros_like(teacher))
         rows.append([mean_length(output.estimated_flow), mean_length(output.flow), mean_length(teacher),
                      psnr(buffer.frame, current), psnr(warp(buffer.frame, teacher), current),
                      psnr(output.warped, current), motion_bytes(output), psnr(output.x_hat, current),
-                     mean_length(forced.flow), psnr(forced.warped, current), motion_bytes(forced)])
+                     mean_length(forced.flow), psnr(forced.warped, current), motion_bytes(forced),
+                     motion_bytes(still)])
         buffer = output.dpb
     return [sum(column) / len(rows) for column in zip(*rows, strict=True)]
 
@@ -90,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             values = measure(codec, frames, quality)
         cells = [f"{value:.3f}" for value in values[:3]] + [f"{value:.2f}" for value in values[3:6]]
-        cells += [f"{values[6]:.0f}", f"{values[7]:.2f}", f"{values[8]:.3f}", f"{values[9]:.2f}", f"{values[10]:.0f}"]
+        cells += [f"{values[6]:.0f}", f"{values[7]:.2f}", f"{values[8]:.3f}", f"{values[9]:.2f}", f"{values[10]:.0f}",
+                  f"{values[11]:.0f}"]
         print(f"| {quality} | " + " | ".join(cells) + " |")
     return 0
 

@@ -36,11 +36,11 @@ def test_the_teacher_finds_the_shift_and_warps_far_better_than_zero_flow(shifted
         values = dict(zip(motion_check.COLUMNS, motion_check.measure(codec, shifted_pair, quality=0), strict=True))
     assert values["DIS flow"] == pytest.approx(2.0, abs=0.3)
     assert values["warp DIS dB"] > values["warp zero dB"] + 3
-    assert values["motion bytes"] > 0 and values["coded DIS bytes"] > 0
+    assert values["motion bytes"] > 0 and values["coded DIS bytes"] > 0 and values["coded zero bytes"] > 0
     assert all(value == value for value in values.values())  # no NaN
 
 
-def test_the_coded_teacher_columns_motion_code_the_teachers_flow(shifted_pair):
+def test_the_coded_columns_motion_code_the_teachers_flow_and_then_zero_flow(shifted_pair):
     inter = trainer.new_codec("tiny").inter.eval()
     given = []
 
@@ -53,6 +53,7 @@ def test_the_coded_teacher_columns_motion_code_the_teachers_flow(shifted_pair):
         motion_check.measure(codec, shifted_pair, quality=0)
     assert given[0] is None
     assert torch.equal(given[1], dis_flow_targets(torch.cat(shifted_pair)))
+    assert given[2].shape == given[1].shape and not given[2].any()
 
 
 def test_the_script_prints_one_row_per_quality_index(tmp_path: Path, capsys):
