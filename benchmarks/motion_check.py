@@ -38,9 +38,11 @@ from cmfr_codec.training.flow_teacher import dis_flow_targets
 from cmfr_codec.training.losses import yuv_mse
 from cmfr_codec.weights import find_weights, load_model
 
-COLUMNS = ("estimated flow", "decoded flow", "DIS flow", "warp zero dB", "warp DIS dB", "warp decoded dB",
-           "motion bytes", "P-frame dB", "coded DIS flow", "warp coded DIS dB", "coded DIS bytes",
-           "coded zero bytes")
+COLUMN_FORMATS = {"estimated flow": ".3f", "decoded flow": ".3f", "DIS flow": ".3f", "warp zero dB": ".2f",
+                  "warp DIS dB": ".2f", "warp decoded dB": ".2f", "motion bytes": ".0f", "P-frame dB": ".2f",
+                  "coded DIS flow": ".3f", "warp coded DIS dB": ".2f", "coded DIS bytes": ".0f",
+                  "coded zero bytes": ".0f"}
+COLUMNS = tuple(COLUMN_FORMATS)
 
 
 def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
@@ -96,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     for quality in arguments.quality:
         with torch.no_grad():
             values = measure(codec, frames, quality)
-        cells = [f"{value:.3f}" for value in values[:3]] + [f"{value:.2f}" for value in values[3:6]]
-        cells += [f"{values[6]:.0f}", f"{values[7]:.2f}", f"{values[8]:.3f}", f"{values[9]:.2f}", f"{values[10]:.0f}",
-                  f"{values[11]:.0f}"]
+        cells = [format(value, spec) for value, spec in zip(values, COLUMN_FORMATS.values(), strict=True)]
         print(f"| {quality} | " + " | ".join(cells) + " |")
     return 0
 
