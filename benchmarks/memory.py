@@ -8,7 +8,8 @@ do (the real pipeline, container and files), on ``--frames`` frames of the examp
 to each size: one I-frame, then P-frames, so the peak covers both frame types.  The peak
 resident set size (``ru_maxrss`` of the child, everything the process touched: Python, torch,
 the model, the frames) and, on a GPU, torch's peak allocated GPU memory are reported, with the
-child's wall time.  ``--write-docs`` rewrites the marked block of docs/performance.md.
+child's wall time.  ``--write-docs`` rewrites the marked block of docs/performance.md: the CPU
+block (``memory-table``), or with ``--device cuda`` the GPU block (``memory-table-gpu``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from speed import clip_frames, machine_line, write_source  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 DOCS_BEGIN, DOCS_END = "<!-- memory-table:begin -->", "<!-- memory-table:end -->"
+GPU_DOCS_BEGIN, GPU_DOCS_END = "<!-- memory-table-gpu:begin -->", "<!-- memory-table-gpu:end -->"
 
 CHILD = """
 import sys, torch
@@ -93,11 +95,13 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
                      for row in [header, *rows])
 
 
-def replace_block(text: str, block: str) -> str:
-    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+def replace_block(text: str, block: str, markers: tuple[str, str] = (DOCS_BEGIN, DOCS_END)) -> str:
+    """``text`` with everything between the ``markers`` (begin, end) replaced by ``block``."""
+    begin_marker, end_marker = markers
+    begin, end = text.find(begin_marker), text.find(end_marker)
     if begin < 0 or end < begin:
-        raise SystemExit(f"docs/performance.md has no {DOCS_BEGIN} ... {DOCS_END} block")
-    return text[: begin + len(DOCS_BEGIN)] + "\n" + block + text[end:]
+        raise SystemExit(f"docs/performance.md has no {begin_marker} ... {end_marker} block")
+    return text[: begin + len(begin_marker)] + "\n" + block + text[end:]
 
 
 def main() -> None:
@@ -124,7 +128,8 @@ def main() -> None:
         block = (f"Made on {datetime.date.today().isoformat()} by\n\n```\n{command}\n```\n\non {machine}; "
                  f"{arguments.frames} frames (one I-frame, then P-frames), model {arguments.model}, quality 32.\n\n"
                  f"```\n{table}\n```\n")
-        DOCS.write_text(replace_block(DOCS.read_text(), block))
+        markers = (GPU_DOCS_BEGIN, GPU_DOCS_END) if arguments.device == "cuda" else (DOCS_BEGIN, DOCS_END)
+        DOCS.write_text(replace_block(DOCS.read_text(), block, markers))
 
 
 if __name__ == "__main__":

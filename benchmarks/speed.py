@@ -32,7 +32,9 @@ entropy coders code other symbols.  Each configuration codes and decodes two fra
 untimed, before it is measured (lazy initialisation, CUDA start-up).
 
 ``--write-docs`` replaces the block between the speed-table markers in docs/performance.md with
-the command, the machine and the table, so the figure there always comes from this script.
+the command, the machine and the table, so the figure there always comes from this script; a run
+with GPU rows goes into the GPU block (``speed-table-gpu``), so the two machines' tables stand
+side by side.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "city_416x240_25fps.mkv"
 DOCS = REPO / "docs" / "performance.md"
 DOCS_BEGIN, DOCS_END = "<!-- speed-table:begin -->", "<!-- speed-table:end -->"
+GPU_DOCS_BEGIN, GPU_DOCS_END = "<!-- speed-table-gpu:begin -->", "<!-- speed-table-gpu:end -->"
 
 BASELINE_CODECS = ("x264", "x265")
 WARM_UP_FRAMES = 2
@@ -501,12 +504,18 @@ def docs_block(command: str, machine: str, frames: int, table: str) -> str:
     )
 
 
-def replace_marked_block(text: str, block: str) -> str:
-    """``text`` with everything between the speed-table markers replaced by ``block``."""
-    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+def docs_markers(devices: tuple[str, ...]) -> tuple[str, str]:
+    """The block a run's table goes to: the GPU block when it measured a GPU, else the CPU block."""
+    return (GPU_DOCS_BEGIN, GPU_DOCS_END) if "cuda" in devices else (DOCS_BEGIN, DOCS_END)
+
+
+def replace_marked_block(text: str, block: str, markers: tuple[str, str] = (DOCS_BEGIN, DOCS_END)) -> str:
+    """``text`` with everything between the ``markers`` (begin, end) replaced by ``block``."""
+    begin_marker, end_marker = markers
+    begin, end = text.find(begin_marker), text.find(end_marker)
     if begin < 0 or end < begin:
-        raise InputError(f"no {DOCS_BEGIN} ... {DOCS_END} block to replace")
-    return text[: begin + len(DOCS_BEGIN)] + "\n" + block + text[end:]
+        raise InputError(f"no {begin_marker} ... {end_marker} block to replace")
+    return text[: begin + len(begin_marker)] + "\n" + block + text[end:]
 
 
 # Command line
@@ -576,7 +585,7 @@ def main(arguments: list[str]) -> None:
     print(f"{settings.frames} frames per run\n{table}\n{TABLE_NOTE}")
     if namespace.write_docs:
         block = docs_block(command_line(arguments), machine, settings.frames, table)
-        DOCS.write_text(replace_marked_block(DOCS.read_text(), block))
+        DOCS.write_text(replace_marked_block(DOCS.read_text(), block, docs_markers(settings.devices)))
         print(f"wrote the table into {DOCS.relative_to(REPO)}")
 
 

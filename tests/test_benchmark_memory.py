@@ -24,9 +24,18 @@ def test_the_docs_block_is_replaced_between_its_markers_only():
         memory.replace_block("no markers here", "new\n")
 
 
-def test_the_performance_page_has_exactly_one_memory_block():
+def test_a_gpu_table_replaces_the_gpu_block_and_leaves_the_cpu_block():
+    text = (f"{memory.DOCS_BEGIN}\ncpu\n{memory.DOCS_END}\n"
+            f"{memory.GPU_DOCS_BEGIN}\nold\n{memory.GPU_DOCS_END}\n")
+    replaced = memory.replace_block(text, "gpu\n", (memory.GPU_DOCS_BEGIN, memory.GPU_DOCS_END))
+    assert replaced == (f"{memory.DOCS_BEGIN}\ncpu\n{memory.DOCS_END}\n"
+                        f"{memory.GPU_DOCS_BEGIN}\ngpu\n{memory.GPU_DOCS_END}\n")
+
+
+def test_the_performance_page_has_exactly_one_cpu_and_one_gpu_memory_block():
     text = memory.DOCS.read_text()
-    assert text.count(memory.DOCS_BEGIN) == 1 and text.count(memory.DOCS_END) == 1
+    for marker in (memory.DOCS_BEGIN, memory.DOCS_END, memory.GPU_DOCS_BEGIN, memory.GPU_DOCS_END):
+        assert text.count(marker) == 1, marker
 
 
 def test_the_child_codes_with_the_weights_it_is_given(tmp_path):

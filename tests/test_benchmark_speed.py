@@ -78,9 +78,20 @@ def test_write_docs_refuses_a_page_without_the_markers():
         speed.replace_marked_block("# Title\n", "new table\n")
 
 
-def test_the_performance_page_has_the_marked_block():
+def test_a_run_with_gpu_rows_goes_to_the_gpu_block_and_leaves_the_cpu_table():
+    assert speed.docs_markers(("cpu",)) == (speed.DOCS_BEGIN, speed.DOCS_END)
+    assert speed.docs_markers(("cpu", "cuda")) == speed.docs_markers(("cuda",)) == (speed.GPU_DOCS_BEGIN,
+                                                                                     speed.GPU_DOCS_END)
+    text = f"{speed.DOCS_BEGIN}\ncpu table\n{speed.DOCS_END}\n{speed.GPU_DOCS_BEGIN}\nold\n{speed.GPU_DOCS_END}\n"
+    replaced = speed.replace_marked_block(text, "gpu table\n", speed.docs_markers(("cpu", "cuda")))
+    assert replaced == (f"{speed.DOCS_BEGIN}\ncpu table\n{speed.DOCS_END}\n"
+                        f"{speed.GPU_DOCS_BEGIN}\ngpu table\n{speed.GPU_DOCS_END}\n")
+
+
+def test_the_performance_page_has_the_marked_blocks():
     text = (REPO / "docs" / "performance.md").read_text()
     assert text.count(speed.DOCS_BEGIN) == text.count(speed.DOCS_END) == 1
+    assert text.count(speed.GPU_DOCS_BEGIN) == text.count(speed.GPU_DOCS_END) == 1
 
 
 def test_unknown_presets_are_refused():
