@@ -101,7 +101,7 @@ class Runner:
                 done = subprocess.run(words, cwd=cwd, capture_output=True, text=True, timeout=limit, check=False)
             except subprocess.TimeoutExpired as expired:
                 log.write(f"(stopped after {limit:.0f} s)\n")
-                raise CheckFailed(f"{words[1] if len(words) > 1 else words[0]} ran past {limit:.0f} s") from expired
+                raise CheckFailed(f"stopped after {limit:.0f} s: {' '.join(words[:5])} ...") from expired
             log.write(done.stdout + done.stderr + f"(exit {done.returncode})\n\n")
         if done.returncode != 0:
             last = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()[-1]

@@ -13,8 +13,8 @@ from .data import DEFAULT_PREPARED
 
 @click.command()
 @click.option("--stage", default="all", show_default=True, metavar="NAME|FILE.toml",
-              help="Stage to run: all (intra, motion, inter, inter-rate, cascade in order), one of "
-                   "intra, motion, inter, inter-rate, cascade, msssim, or a stage config file.")
+              help="Stage to run: all (intra, motion, inter, inter-rate, cascade, densities in order), one of "
+                   "intra, motion, inter, inter-rate, cascade, densities, msssim, or a stage config file.")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_PREPARED,
               show_default=True, help="Prepared training set written by 'cmfr data prepare'.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/cmfr"),

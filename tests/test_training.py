@@ -13,6 +13,7 @@ from training_data import make_prepared_set
 from cmfr_codec.data.dataset import TRAIN, StillDataset
 from cmfr_codec.errors import InputError
 from cmfr_codec.models.config import preset
+from cmfr_codec.models.latent_codecs import FactorizedLatentCodec
 from cmfr_codec.models.motion import warp
 from cmfr_codec.training import trainer
 from cmfr_codec.training.distributed import ProcessPlace
@@ -56,9 +57,9 @@ def all_stages(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_every_shipped_stage_config_loads_and_all_runs_them_in_the_order_of_the_design():
-    assert STAGE_ORDER == ("intra", "motion", "inter", "inter-rate", "cascade")
+    assert STAGE_ORDER == ("intra", "motion", "inter", "inter-rate", "cascade", "densities")
     stages = {name: load_stage(name) for name in stage_names()}
-    assert [stages[name].trains for name in STAGE_ORDER] == ["intra", "motion", "inter", "inter", "inter"]
+    assert [stages[name].trains for name in STAGE_ORDER] == ["intra", "motion", "inter", "inter", "inter", "densities"]
     assert stages["motion"].warp_weight == 0 and stages["inter"].rate_weight == 0
     assert stages["inter-rate"].rate_weight > 0 and 3 <= stages["cascade"].frames <= 7
     assert stages["msssim"].distortion == "msssim"
@@ -100,7 +101,7 @@ def test_each_stage_lowers_its_held_out_loss_in_a_few_steps(all_stages: Path, st
 
 def test_the_weights_of_the_last_stage_encode_and_decode_video(all_stages: Path, run_cmfr, tmp_path: Path):
     clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
-    weights = all_stages / "cascade" / "tiny.intra.cmfrw"
+    weights = all_stages / STAGE_ORDER[-1] / "tiny.intra.cmfrw"
     encoded = run_cmfr("encode", clip, tmp_path / "out.bin", "--model", weights, "--frames", "3", "--quality", "40")
     assert encoded.exit_code == 0, encoded.stderr
     decoded = run_cmfr("decode", tmp_path / "out.bin", tmp_path / "out.y4m", "--model", weights)
@@ -453,3 +454,28 @@ def test_cmfr_train_rate_factor_multiplies_the_stage_rate_weight_and_is_refused_
     assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     with pytest.raises(InputError, match="rate_weight must be 0 or more"):
         with_overrides(load_stage("cascade"), rate_weight=-1.0)
+
+
+def test_the_densities_stage_lowers_the_coded_size_and_leaves_every_decoded_picture_as_it_was(
+        all_stages: Path, prepared: Path, run_cmfr, tmp_path: Path):
+    trained = all_stages / "cascade" / "tiny.intra.cmfrw"
+    refit = run_cmfr("train", "--stage", "densities", "--init", trained, "--steps", "20", "--learning-rate", "3e-2",
+                     "--data", prepared, "--output", tmp_path / "run", "--batch", "2", "--crop", "64", "--frames", "3",
+                     "--workers", "0", "--validation-clips", "1", "--device", "cpu")
+    assert refit.exit_code == 0, refit.stderr
+    refitted = tmp_path / "run" / "densities" / "tiny.intra.cmfrw"
+    from cmfr_codec.weights import find_weights, load_model
+
+    before, after = (load_model(find_weights(str(weights)), for_coding=False).codec.state_dict()
+                     for weights in (trained, refitted))
+    densities = {f"{name}.{key}" for name, module in trainer.new_codec("tiny").named_modules()
+                 if isinstance(module, FactorizedLatentCodec) for key in module.state_dict()}
+    assert {key for key in before if not torch.equal(before[key], after[key])} <= densities
+    assert any(not torch.equal(before[key], after[key]) for key in densities)
+    clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
+    for name, weights in (("before", trained), ("after", refitted)):
+        coded = run_cmfr("encode", clip, tmp_path / f"{name}.bin", "--model", weights, "--frames", "4",
+                         "--quality", "30", "--recon", tmp_path / f"{name}.y4m")
+        assert coded.exit_code == 0, coded.stderr
+    assert (tmp_path / "after.y4m").read_bytes() == (tmp_path / "before.y4m").read_bytes()
+    assert (tmp_path / "after.bin").stat().st_size < (tmp_path / "before.bin").stat().st_size

@@ -4,6 +4,7 @@ A stage says what trains, on what snippets, for how long and with which loss::
 
     name = "cascade"      # log, checkpoint and weights folder name
     trains = "inter"      # "intra" | "motion" (the inter codec's motion parts) | "inter" (the whole inter codec)
+                          # | "densities" (the hyper-latents' factorized densities alone, on their rate)
     steps = 60000         # optimiser steps
     batch = 4             # snippets per step and process
     crop = 256            # luma crop side, a multiple of 64
@@ -41,9 +42,9 @@ from typing import Any
 
 from cmfr_codec.errors import InputError
 
-STAGE_ORDER = ("intra", "motion", "inter", "inter-rate", "cascade")
+STAGE_ORDER = ("intra", "motion", "inter", "inter-rate", "cascade", "densities")
 OPTIONAL_STAGES = ("msssim",)
-TRAINED_PARTS = ("intra", "motion", "inter")
+TRAINED_PARTS = ("intra", "motion", "inter", "densities")
 DISTORTIONS = ("mse", "msssim")
 CROP_MULTIPLE = 64
 

@@ -42,6 +42,7 @@ from cmfr_codec.errors import InputError
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS, ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
+from cmfr_codec.models.latent_codecs import FactorizedLatentCodec
 from cmfr_codec.models.quality import QualityScales
 from cmfr_codec.progress import frame_progress
 from cmfr_codec.training.distributed import ProcessPlace, barrier
@@ -65,6 +66,8 @@ QUALITY_LEVELS = 64
 GRADIENT_CLIP = 1.0
 MOTION_PARTS = ("flow_estimator", "motion_context", "motion_encoder", "motion_prior", "motion_codec",
                 "motion_decoder", "motion_refiner")
+HYPER_LATENTS = ("z", "motion_z")
+"""The likelihood names of the hyper-latents, whose factorized densities the densities stage fits."""
 ESTIMATOR_FIELDS = ("flow_levels", "flow_channels", "flow_cost_radius")
 """The config fields of the flow estimator, which :func:`fresh_motion` takes from the current preset."""
 _DATA_STREAM, _QUALITY_STREAM, _NOISE_STREAM, _SYNTHETIC_STREAM = 0, 1, 2, 3
@@ -222,7 +225,8 @@ class StageObjective(nn.Module):
     codes the teacher's flow instead of the estimator's (teacher forcing: an estimator learning from
     scratch finds no motion for thousands of steps, and a coder fed none learns to carry none), and
     the loss adds ``distill_weight`` times the sum of two end-point errors to the teacher, logged as
-    ``distill_epe``: the flow estimator's own output, and the decoded (and refined) flow's.
+    ``distill_epe``: the flow estimator's own output, and the decoded (and refined) flow's.  The
+    densities stage's loss is the rate of the hyper-latents alone (:meth:`_hyper_latent_rate`).
     """
 
     def __init__(self, codec: CmfrCodec, stage: StageConfig):
@@ -238,6 +242,8 @@ class StageObjective(nn.Module):
         first = snippets[:, 0]
         flow_errors: list[torch.Tensor] = []
         luma_pixels = 4 * first.shape[-2] * first.shape[-1]
+        if stage.trains == "densities":
+            return self._hyper_latent_rate(snippets, quality_index, luma_pixels)
         if stage.trains == "intra":
             output = self.codec.intra(first, quality_index, quantization)
             rate = _per_sample_bpp(output.likelihoods, lambda name: True, luma_pixels)
@@ -273,6 +279,28 @@ class StageObjective(nn.Module):
             result[DISTILL_COLUMN] = torch.stack(flow_errors).mean().detach()
         return result
 
+    def _hyper_latent_rate(self, snippets: torch.Tensor, quality_index: torch.Tensor,
+                           luma_pixels: int) -> dict[str, torch.Tensor]:
+        """``rate_weight`` times the bits per luma pixel of the hyper-latents (intra ``z``, motion ``z``,
+        frame ``z``) of frame 0 as an I-frame and frames 1..T-1 as chained P-frames, every latent rounded
+        as the coder rounds it.  Only the hyper-latents' factorized densities train here, and ``round(z)``
+        does not depend on them: the stage lowers the rate and leaves every decoded picture as it was.
+        ``mse`` is the frames' reconstruction error, logged to show that.
+        """
+        def hyper(name: str) -> bool:
+            return name in HYPER_LATENTS
+
+        output = self.codec.intra(snippets[:, 0], quality_index, "ste")
+        terms = [(_per_sample_bpp(output.likelihoods, hyper, luma_pixels), _per_sample_mse(output.x_hat, snippets[:, 0]))]
+        buffer = DecodedPictureBuffer(frame=output.x_hat)
+        for index in range(1, snippets.shape[1]):
+            output = self.codec.inter(snippets[:, index], buffer, quality_index, "ste")
+            terms.append((_per_sample_bpp(output.likelihoods, hyper, luma_pixels),
+                          _per_sample_mse(output.x_hat, snippets[:, index])))
+            buffer = output.dpb
+        rate, mse = (torch.stack([term[part] for term in terms]).mean() for part in range(2))
+        return {"loss": self.stage.rate_weight * rate, "mse": mse.detach(), "bpp": rate.detach()}
+
 
 def trainable_parameters(codec: CmfrCodec, trains: str) -> list[nn.Parameter]:
     """Mark what ``trains`` names as trainable (and nothing else); -> those parameters, in a fixed order."""
@@ -282,6 +310,9 @@ def trainable_parameters(codec: CmfrCodec, trains: str) -> list[nn.Parameter]:
         selected = list(codec.intra.parameters())
     elif trains == "motion":
         selected = [parameter for name, parameter in codec.inter.named_parameters() if name.split(".")[0] in MOTION_PARTS]
+    elif trains == "densities":
+        selected = [parameter for module in codec.modules() if isinstance(module, FactorizedLatentCodec)
+                    for parameter in module.parameters()]
     else:
         selected = list(codec.inter.parameters())
     for parameter in selected:
