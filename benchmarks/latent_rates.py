@@ -19,17 +19,19 @@ times the entropy no longer fits what its hyper-analysis outputs: the ``densitie
 
 from __future__ import annotations
 
-import argparse
 import collections
 import platform
+import sys
+from pathlib import Path
 
 import torch
 
-from cmfr_codec.io import open_video
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.latent_codecs import FactorizedLatentCodec
-from cmfr_codec.pipeline import frame_to_tensor
-from cmfr_codec.weights import find_weights, load_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from chain_inputs import chain_parser, load_chain  # noqa: E402
 
 LATENTS = ("intra y", "intra z", "motion y", "motion z", "P y", "P z")
 """Table names of the likelihoods: the intra codec's ``y``/``z``, the inter codec's ``motion_y``/``motion_z``/``y``/``z``."""
@@ -95,17 +97,7 @@ def measure(codec, frames: list[torch.Tensor], quality: int) -> tuple[dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", help="a video cmfr reads (its first --frames frames)")
-    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights path (default: cmfr-s)")
-    parser.add_argument("--frames", type=int, default=8, help="frames: one I-frame, then P-frames (default: 8)")
-    parser.add_argument("--quality", type=int, nargs="+", default=[0, 63], help="quality indices (default: 0 63)")
-    arguments = parser.parse_args(argv)
-    if arguments.frames < 2:
-        parser.error("--frames must be 2 or more: one I-frame and at least one P-frame")
-    codec = load_model(find_weights(arguments.model), for_coding=False).codec
-    with open_video(arguments.input, frames=arguments.frames) as reader:
-        frames = [frame_to_tensor(frame, "cpu") for frame in reader]
+    arguments, codec, frames = load_chain(chain_parser(__doc__), argv)
     print(f"{arguments.input}, {len(frames)} frames, model {arguments.model}; torch {torch.__version__}, "
           f"{platform.machine()}; bytes from the likelihoods, summed over the frames")
     results = {}

@@ -24,19 +24,21 @@ not the flow's detail, sets the motion rate.
 
 from __future__ import annotations
 
-import argparse
 import math
 import platform
+import sys
+from pathlib import Path
 
 import torch
 
-from cmfr_codec.io import open_video
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.motion import warp
-from cmfr_codec.pipeline import frame_to_tensor
 from cmfr_codec.training.flow_teacher import dis_flow_targets
 from cmfr_codec.training.losses import yuv_mse
-from cmfr_codec.weights import find_weights, load_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from chain_inputs import chain_parser, load_chain  # noqa: E402
 
 COLUMN_FORMATS = {"estimated flow": ".3f", "decoded flow": ".3f", "DIS flow": ".3f", "warp zero dB": ".2f",
                   "warp DIS dB": ".2f", "warp decoded dB": ".2f", "motion bytes": ".0f", "P-frame dB": ".2f",
@@ -79,17 +81,7 @@ def measure(codec, frames: list[torch.Tensor], quality: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", help="a video cmfr reads (its first --frames frames)")
-    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights path (default: cmfr-s)")
-    parser.add_argument("--frames", type=int, default=8, help="frames: one I-frame, then P-frames (default: 8)")
-    parser.add_argument("--quality", type=int, nargs="+", default=[0, 63], help="quality indices (default: 0 63)")
-    arguments = parser.parse_args(argv)
-    if arguments.frames < 2:
-        parser.error("--frames must be 2 or more: one I-frame and at least one P-frame")
-    codec = load_model(find_weights(arguments.model), for_coding=False).codec
-    with open_video(arguments.input, frames=arguments.frames) as reader:
-        frames = [frame_to_tensor(frame, "cpu") for frame in reader]
+    arguments, codec, frames = load_chain(chain_parser(__doc__), argv)
     print(f"{arguments.input}, {len(frames)} frames, model {arguments.model}; torch {torch.__version__}, "
           f"{platform.machine()}; flows in half-resolution pixels, means over {len(frames) - 1} P-frames")
     print()

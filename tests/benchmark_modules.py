@@ -23,3 +23,21 @@ def load_benchmark(script: str, module_name: str | None = None) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_weights(folder: Path) -> Path:
+    """A randomly initialised ``tiny`` model (seed 0) saved as ``folder/tiny.{intra,inter}.cmfrw``; -> the stem."""
+    import torch
+
+    from cmfr_codec.training.trainer import new_codec
+    from cmfr_codec.weights import save_weights
+
+    torch.manual_seed(0)
+    stem = folder / "tiny"
+    save_weights(new_codec("tiny"), stem)
+    return stem
+
+
+def table_rows(output: str) -> list[str]:
+    """The Markdown table rows a benchmark printed."""
+    return [line for line in output.splitlines() if line.startswith("| ")]

@@ -7,10 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from benchmark_modules import load_benchmark
+from benchmark_modules import load_benchmark, table_rows, tiny_weights
 
 from cmfr_codec.training import trainer
-from cmfr_codec.weights import save_weights
 
 intra_ceiling = load_benchmark("intra_ceiling")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
@@ -50,14 +49,12 @@ def test_a_picture_at_a_lower_resolution_keeps_less_of_real_content():
 
 
 def test_the_script_prints_a_row_per_input_and_quality_and_the_references(tmp_path: Path, capsys):
-    torch.manual_seed(0)
-    stem = tmp_path / "tiny"
-    save_weights(trainer.new_codec("tiny"), stem)
+    stem = tiny_weights(tmp_path)
     assert intra_ceiling.main([str(EXAMPLE), "--model", str(stem), "--quality", "0", "63", "--frame", "1",
                                "--fit", "2"]) == 0
     output = capsys.readouterr().out
     assert f"{intra_ceiling.FIT_COLUMN} (q 63, 2 steps)" in output
-    rows = [line for line in output.splitlines() if line.startswith("| ")]
+    rows = table_rows(output)
     named = [row.split(" | ") for row in rows if row.startswith(f"| {EXAMPLE.name} | ")]
     assert [len(cells) for cells in named] == [2 + len(intra_ceiling.COLUMNS)] * 2 + [4]
     assert [cells[1] for cells in named[:2]] == ["0", "63"]
@@ -66,8 +63,7 @@ def test_the_script_prints_a_row_per_input_and_quality_and_the_references(tmp_pa
 
 
 def test_a_frame_past_the_end_is_a_usage_error(tmp_path: Path):
-    stem = tmp_path / "tiny"
-    save_weights(trainer.new_codec("tiny"), stem)
+    stem = tiny_weights(tmp_path)
     with pytest.raises(SystemExit) as raised:
         intra_ceiling.main([str(EXAMPLE), "--model", str(stem), "--frame", "100000"])
     assert raised.value.code == 2

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from benchmark_modules import load_benchmark
+from benchmark_modules import load_benchmark, table_rows, tiny_weights
 
 from cmfr_codec.io import open_video
 from cmfr_codec.pipeline import frame_to_tensor
 from cmfr_codec.training import trainer
-from cmfr_codec.weights import save_weights
 
 latent_rates = load_benchmark("latent_rates")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
@@ -47,9 +46,7 @@ def test_the_hyper_latents_model_bytes_are_those_of_the_rate_table_and_bounded_b
 
 
 def test_the_script_prints_both_tables(tmp_path: Path, capsys):
-    torch.manual_seed(0)
-    stem = tmp_path / "tiny"
-    save_weights(trainer.new_codec("tiny"), stem)
+    stem = tiny_weights(tmp_path)
     assert latent_rates.main([str(EXAMPLE), "--model", str(stem), "--frames", "2", "--quality", "0", "63"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    rows = table_rows(capsys.readouterr().out)
     assert [row.split(" | ")[0] for row in rows if row[2:3].isdigit()] == ["| 0", "| 63"] + ["| 0"] * 3 + ["| 63"] * 3

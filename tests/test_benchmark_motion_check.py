@@ -7,13 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from benchmark_modules import load_benchmark
+from benchmark_modules import load_benchmark, table_rows, tiny_weights
 
 from cmfr_codec.io import open_video
 from cmfr_codec.pipeline import frame_to_tensor
 from cmfr_codec.training import trainer
 from cmfr_codec.training.flow_teacher import dis_flow_targets
-from cmfr_codec.weights import save_weights
 
 motion_check = load_benchmark("motion_check")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
@@ -57,10 +56,8 @@ def test_the_coded_columns_motion_code_the_teachers_flow_and_then_zero_flow(shif
 
 
 def test_the_script_prints_one_row_per_quality_index(tmp_path: Path, capsys):
-    torch.manual_seed(0)
-    stem = tmp_path / "tiny"
-    save_weights(trainer.new_codec("tiny"), stem)
+    stem = tiny_weights(tmp_path)
     assert motion_check.main([str(EXAMPLE), "--model", str(stem), "--frames", "2", "--quality", "0", "63"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    rows = table_rows(capsys.readouterr().out)
     assert [row.split(" | ")[0] for row in rows[2:]] == ["| 0", "| 63"]
     assert all(len(row.split(" | ")) == 1 + len(motion_check.COLUMNS) for row in rows)
