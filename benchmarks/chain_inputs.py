@@ -11,6 +11,7 @@ import argparse
 
 import torch
 
+from cmfr_codec.errors import CmfrError
 from cmfr_codec.io import open_video
 from cmfr_codec.pipeline import frame_to_tensor
 from cmfr_codec.weights import find_weights, load_model
@@ -31,7 +32,10 @@ def load_chain(parser: argparse.ArgumentParser,
     arguments = parser.parse_args(argv)
     if arguments.frames < 2:
         parser.error("--frames must be 2 or more: one I-frame and at least one P-frame")
-    codec = load_model(find_weights(arguments.model), for_coding=False).codec
-    with open_video(arguments.input, frames=arguments.frames) as reader:
-        frames = [frame_to_tensor(frame, "cpu") for frame in reader]
+    try:
+        codec = load_model(find_weights(arguments.model), for_coding=False).codec
+        with open_video(arguments.input, frames=arguments.frames) as reader:
+            frames = [frame_to_tensor(frame, "cpu") for frame in reader]
+    except CmfrError as error:
+        parser.error(str(error))
     return arguments, codec, frames

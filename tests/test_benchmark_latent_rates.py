@@ -50,3 +50,9 @@ def test_the_script_prints_both_tables(tmp_path: Path, capsys):
     assert latent_rates.main([str(EXAMPLE), "--model", str(stem), "--frames", "2", "--quality", "0", "63"]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert [row.split(" | ")[0] for row in rows if row[2:3].isdigit()] == ["| 0", "| 63"] + ["| 0"] * 3 + ["| 63"] * 3
+
+
+def test_a_missing_clip_is_a_usage_error_not_a_traceback(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        latent_rates.main([str(tmp_path / "missing.mp4"), "--model", str(tiny_weights(tmp_path))])
+    assert raised.value.code == 2 and "missing.mp4" in capsys.readouterr().err
