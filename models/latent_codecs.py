@@ -175,10 +175,15 @@ class FactorizedLatentCodec(nn.Module):
         """``c(z_hat + 1/2) - c(z_hat - 1/2)`` per element, bounded below by ``LIKELIHOOD_BOUND``.
 
         Both cumulatives are taken on the side of the median where they are small (flipping
-        the sign of the logits), so the difference keeps its precision in the tails.
+        the sign of the logits), so the difference keeps its precision in the tails.  Always in
+        float32 at least, autocast off: in bfloat16 (a GPU's mixed-precision training) the two
+        sigmoids keep 8 bits, and the narrow densities of trained hyper-latents would be fitted
+        to their rounding.
         """
-        per_channel = z_hat.transpose(0, 1).reshape(self.channels, 1, -1)
-        probabilities = self._bin_probabilities(per_channel)
+        with torch.autocast(z_hat.device.type, enabled=False):
+            values = z_hat if z_hat.dtype == torch.float64 else z_hat.float()
+            per_channel = values.transpose(0, 1).reshape(self.channels, 1, -1)
+            probabilities = self._bin_probabilities(per_channel)
         shaped = probabilities.reshape(z_hat.shape[1], z_hat.shape[0], *z_hat.shape[2:]).transpose(0, 1)
         return _lower_bound(shaped, LIKELIHOOD_BOUND)
 

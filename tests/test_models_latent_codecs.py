@@ -127,6 +127,21 @@ def test_factorized_density_puts_unit_mass_on_the_integers():
     torch.testing.assert_close(total, torch.ones(CHANNELS), atol=1e-4, rtol=0)
 
 
+def test_factorized_likelihoods_ignore_mixed_precision_and_come_out_in_float32():
+    torch.manual_seed(0)
+    codec = FactorizedLatentCodec(CHANNELS)
+    with torch.no_grad():  # a narrow density, as trained hyper-latents have: bfloat16 would blur it
+        for matrix in codec.matrices:
+            matrix.add_(2.0)
+    z_hat = torch.randint(-3, 4, (2, CHANNELS, 4, 4)).float()
+    plain = codec.likelihoods(z_hat)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = codec.likelihoods(z_hat)
+        from_bfloat16 = codec.likelihoods(z_hat.bfloat16())
+    assert mixed.dtype == from_bfloat16.dtype == torch.float32
+    assert torch.equal(mixed, plain) and torch.equal(from_bfloat16, plain)
+
+
 def test_factorized_backward_reaches_the_density_and_the_latent():
     torch.manual_seed(0)
     codec = FactorizedLatentCodec(CHANNELS)
