@@ -24,8 +24,9 @@ gpu-stream         encode on the GPU (``OUT/gpu.bin``, ``OUT/gpu_recon.y4m``); d
 speed              ``benchmarks/speed.py --device cuda --write-docs`` (GPU block of
                    docs/performance.md, copied to ``OUT/performance.md``)
 memory             ``benchmarks/memory.py --device cuda --write-docs`` (the same page)
-train              ``cmfr train`` on a tiny prepared set on the GPU in bf16, a stage then a resumed
-                   stage, and one process under ``torchrun`` (NCCL); the CSV logs to ``OUT/train.csv``
+train              ``cmfr train`` on a tiny prepared set on the GPU in bf16: intra, inter-rate resumed
+                   from its checkpoint, densities, and one process under ``torchrun`` (NCCL); the
+                   CSV logs to ``OUT/train.csv``
 train-step         ``benchmarks/train_step.py --devices cuda``
 profile            torch.profiler over a 1080p decode on the GPU: ``OUT/profile.txt``
 tests              the test suite under that machine's torch (``pytest -n 8``)
@@ -188,7 +189,8 @@ def check_memory(runner: Runner, prepared: Path, out: Path, scratch: Path) -> di
 
 
 def check_train(runner: Runner, prepared: Path, out: Path, scratch: Path) -> dict:
-    """bf16 stages on a tiny prepared set, a resumed stage, and ``torchrun`` with one process."""
+    """bf16 stages on a tiny prepared set (intra, inter-rate resumed from its checkpoint, densities), and
+    ``torchrun`` with one process."""
     data = tiny_prepared_set(runner, scratch)
     run = scratch / "run"
     common = ["--data", data, "--model-config", "tiny", "--batch", "2", "--crop", "64", "--workers", "1",
@@ -198,12 +200,14 @@ def check_train(runner: Runner, prepared: Path, out: Path, scratch: Path) -> dic
     runner.cmfr("train", "--stage", "inter-rate", "--steps", "5", "--init", run / "intra" / "tiny.intra.cmfrw",
                 "--output", run, *common, timeout=300)
     runner.cmfr("train", "--stage", "inter-rate", "--resume", run / "inter-rate" / "checkpoint.pt", "--steps", "8",
-                "--output", run,
-                *common, timeout=300)
+                "--output", run, *common, timeout=300)
+    runner.cmfr("train", "--stage", "densities", "--steps", "5", "--frames", "3", "--init",
+                run / "inter-rate" / "tiny.intra.cmfrw", "--output", run, *common, timeout=300)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
                 "-m", "cmfr_codec", "train", "--stage", "intra", "--steps", "3", "--output", scratch / "ddp", *common]
     runner.command(*torchrun, timeout=300)
-    logs = [run / "intra" / "train.csv", run / "inter-rate" / "train.csv", scratch / "ddp" / "intra" / "train.csv"]
+    logs = [run / "intra" / "train.csv", run / "inter-rate" / "train.csv", run / "densities" / "train.csv",
+            scratch / "ddp" / "intra" / "train.csv"]
     with (out / "train.csv").open("w") as combined:
         for log in logs:
             combined.write(f"# {log.relative_to(scratch)}\n{log.read_text()}")

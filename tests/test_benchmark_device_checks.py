@@ -39,11 +39,12 @@ def test_the_streams_decode_on_the_other_device_and_verify_decodes_the_gpu_strea
     assert '"1 threads": {"samples": 1497600, "differing": 0' in verify_line
 
 
-def test_training_runs_bf16_stages_a_resume_and_torchrun_and_brings_back_their_logs(prepared, tmp_path):
+def test_training_runs_bf16_stages_a_resume_the_densities_and_torchrun_and_brings_back_their_logs(prepared, tmp_path):
     out = tmp_path / "out"
     assert device_checks.main(["run", str(prepared), str(out), "--device", "cpu", "--quick", "--checks", "train"]) == 0
     logs = (out / "train.csv").read_text()
-    assert logs.count("# ") == 3 and "run/inter-rate/train.csv" in logs and "ddp/intra/train.csv" in logs
+    assert logs.count("# ") == 4 and "run/inter-rate/train.csv" in logs and "ddp/intra/train.csv" in logs
+    assert "run/densities/train.csv" in logs
     inter_rate_steps = logs.split("# run/inter-rate/train.csv\n")[1].split("# ")[0].splitlines()[1:]
     assert [row.split(",")[0] for row in inter_rate_steps] == [str(step) for step in range(1, 9)]
 
