@@ -312,6 +312,11 @@ class GaussianConditionalCodec(nn.Module):
     stream (their scale is so small that they are nearly always 0 anyway); both sides
     reconstruct them as ``y_hat = mean``.  It is part of the model config: encoder and
     decoder must agree.  ``forward`` ignores it: those positions cost almost no bits.
+
+    ``index_map`` (a buffer, the identity until :meth:`calibrate` sets it) sends each table
+    index the network predicts to the table that is coded: an integer lookup after the
+    rounding, so it is exact on every device.  It corrects scales that are systematically
+    too wide or too narrow, the rate model only: symbols and ``y_hat`` do not depend on it.
     """
 
     def __init__(self, distribution: str = "gaussian", skip_below_index: int = 0, name: str = "y"):
@@ -322,6 +327,7 @@ class GaussianConditionalCodec(nn.Module):
         self.skip_below_index = skip_below_index
         self.name = name
         self.scale_table = _conditional_coder(distribution).scale_table
+        self.register_buffer("index_map", torch.arange(self.scale_table.count, dtype=torch.int64))
 
     def forward(self, y: torch.Tensor, positions: torch.Tensor, means: torch.Tensor,
                 quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
@@ -344,10 +350,40 @@ class GaussianConditionalCodec(nn.Module):
         The distributions are symmetric, so the mass is taken at ``|v|`` in the upper tail,
         where ``P(X > x)`` is computed without cancellation.
         """
-        scales = self.scales(positions)
+        scales = self.scales(self.mapped_positions(positions))
         distance = centred.abs()
         mass = self._upper_tail(distance - 0.5, scales) - self._upper_tail(distance + 0.5, scales)
         return _lower_bound(mass, LIKELIHOOD_BOUND)
+
+    def mapped_positions(self, positions: torch.Tensor) -> torch.Tensor:
+        """``positions`` moved by as many entries as ``index_map`` moves their table index (gradient kept)."""
+        predicted = table_indices(positions.detach(), self.scale_table.count).long()
+        shift = self.index_map.to(predicted.device)[predicted] - predicted
+        return positions + shift.to(positions.dtype) if bool(shift.any()) else positions
+
+    @torch.no_grad()
+    def table_bits(self, centred: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(count, count) float64: ``[k, j]`` the bits of the symbols ``centred`` whose predicted table
+        index is ``k`` if they were coded with table ``j``: the statistics :meth:`calibrate` reads."""
+        count = self.scale_table.count
+        predicted = table_indices(positions, count).long().flatten()
+        distance = centred.detach().abs().flatten().double()
+        table = self.scales(torch.arange(count, dtype=torch.float64, device=distance.device))
+        bits = torch.zeros(count, count, dtype=torch.float64)
+        for index in predicted.unique().tolist():
+            chosen = distance[predicted == index][:, None]
+            mass = self._upper_tail(chosen - 0.5, table) - self._upper_tail(chosen + 0.5, table)
+            bits[index] = -_lower_bound(mass, LIKELIHOOD_BOUND).log2().sum(dim=0).cpu()
+        return bits
+
+    @torch.no_grad()
+    def calibrate(self, bits: torch.Tensor) -> None:
+        """Set ``index_map``: each predicted index to the table that spent the fewest bits in ``bits``
+        (summed :meth:`table_bits`); an index with no symbols keeps its own table."""
+        seen = bits.sum(dim=1) > 0
+        best = bits.argmin(dim=1)
+        identity = torch.arange(self.scale_table.count)
+        self.index_map.copy_(torch.where(seen, best, identity).to(self.index_map))
 
     def _upper_tail(self, x: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
         """``P(X > x)`` for the zero-mean distribution at ``scales``."""
@@ -394,9 +430,16 @@ class GaussianConditionalCodec(nn.Module):
         return self.reconstruct(symbols, means)
 
     def indices(self, positions: torch.Tensor) -> np.ndarray:
+        """The coded table of each position: its nearest entry, through ``index_map``."""
         if not bool(torch.isfinite(positions).all()):
             raise ValueError("scale positions are not finite: a broken network")
-        return table_indices(positions, self.scale_table.count).cpu().numpy()
+        predicted = table_indices(positions, self.scale_table.count).long()
+        return self.index_map.to(predicted.device)[predicted].to(torch.int32).cpu().numpy()
+
+    def _load_from_state_dict(self, state_dict: dict[str, torch.Tensor], prefix: str, *args, **kwargs) -> None:
+        # Weights saved before index_map existed code every position with its own table.
+        state_dict.setdefault(prefix + "index_map", torch.arange(self.scale_table.count, dtype=torch.int64))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod
     def reconstruct(symbols: np.ndarray, means: torch.Tensor) -> torch.Tensor:

@@ -269,6 +269,35 @@ def test_conditional_round_trip_rebuilds_the_exact_latent(distribution):
     assert torch.equal(codec.decompress(streams, positions, means), y_hat)
 
 
+def test_conditional_index_map_is_the_identity_until_calibrated_and_loads_so_from_older_weights():
+    codec = GaussianConditionalCodec()
+    assert torch.equal(codec.index_map, torch.arange(64))
+    older = {key: value for key, value in codec.state_dict().items() if key != "index_map"}
+    codec.index_map[:] = 0
+    codec.load_state_dict(older)
+    assert torch.equal(codec.index_map, torch.arange(64))
+
+
+def test_calibration_codes_scales_that_are_too_wide_with_the_table_that_fits_them():
+    y, positions, means = conditional_sample(seed=5)
+    too_wide = positions + 6  # the network predicts six entries (1.8x) wider than the symbols' scale
+    codec = GaussianConditionalCodec()
+    _, before = codec.compress(y, too_wide, means)
+    bits = codec.table_bits(torch.round(y - means), too_wide)
+    assert bits.shape == (64, 64)
+    codec.calibrate(bits)
+    predicted = table_indices(too_wide, 64).long().unique()
+    assert (codec.index_map[predicted] < predicted).float().mean() > 0.8
+    assert torch.equal(codec.index_map[bits.sum(dim=1) == 0], torch.arange(64)[bits.sum(dim=1) == 0])
+    y_hat, after = codec.compress(y, too_wide, means)
+    assert len(after["y"]) < len(before["y"])
+    assert torch.equal(codec.decompress(after, too_wide, means), y_hat)
+    assert torch.equal(y_hat, torch.round(y - means) + means)
+    # Training's rate follows the coded tables (between entries it uses the continuous scale).
+    calibrated_bits = float(-codec.likelihoods(torch.round(y - means), too_wide).log2().sum())
+    assert calibrated_bits == pytest.approx(float(bits.gather(1, codec.index_map[:, None]).sum()), rel=0.05)
+
+
 def test_conditional_skipped_positions_reconstruct_at_the_mean_on_both_sides():
     y, positions, means = conditional_sample(seed=4)
     y = y + 2.0 * (positions < 10)  # symbols the skip discards, so it must show

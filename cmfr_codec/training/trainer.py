@@ -42,7 +42,7 @@ from cmfr_codec.errors import InputError
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS, ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
-from cmfr_codec.models.latent_codecs import FactorizedLatentCodec
+from cmfr_codec.models.latent_codecs import FactorizedLatentCodec, GaussianConditionalCodec
 from cmfr_codec.models.quality import QualityScales
 from cmfr_codec.progress import frame_progress
 from cmfr_codec.training.distributed import ProcessPlace, barrier
@@ -68,6 +68,8 @@ MOTION_PARTS = ("flow_estimator", "motion_context", "motion_encoder", "motion_pr
                 "motion_decoder", "motion_refiner")
 HYPER_LATENTS = ("z", "motion_z")
 """The likelihood names of the hyper-latents, whose factorized densities the densities stage fits."""
+CALIBRATION_BATCHES = 32
+"""Batches of its own snippets over which the densities stage counts the scale tables' bits (:func:`calibrate_scales`)."""
 ESTIMATOR_FIELDS = ("flow_levels", "flow_channels", "flow_cost_radius")
 """The config fields of the flow estimator, which :func:`fresh_motion` takes from the current preset."""
 _DATA_STREAM, _QUALITY_STREAM, _NOISE_STREAM, _SYNTHETIC_STREAM = 0, 1, 2, 3
@@ -578,6 +580,8 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
                 settings.on_step(stage.name, step, row)
     barrier(place)
     weights = None
+    if place.is_main and stage.trains == "densities":
+        calibrate_scales(codec, stage, settings)
     if place.is_main:
         export = CmfrCodec(codec.config)
         export.load_state_dict(codec.state_dict())
@@ -587,6 +591,47 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
         minutes = (time.monotonic() - started) / 60
         settings.report(f"{stage.name}: {step - start} steps to step {step} in {minutes:.1f} min; weights {weights.intra}")
     return StageResult(stage.name, step - start, weights, checkpoint_path)
+
+
+@torch.no_grad()
+def calibrate_scales(codec: CmfrCodec, stage: StageConfig, settings: RunSettings) -> None:
+    """Set every conditional codec's ``index_map`` from the bits its symbols would cost in each scale table.
+
+    Over the stage's first :data:`CALIBRATION_BATCHES` batches (the same snippets and quality indices
+    as its first steps), coded as the coder codes them, each :class:`GaussianConditionalCodec` sums
+    :meth:`~GaussianConditionalCodec.table_bits`; each predicted table index is then sent to the table
+    that spent the fewest.  The symbols do not change, only the tables that code them.
+    """
+    device = settings.place.device
+    codecs = [module for module in codec.modules() if isinstance(module, GaussianConditionalCodec)]
+    totals = {id(module): torch.zeros(module.scale_table.count, module.scale_table.count, dtype=torch.float64)
+              for module in codecs}
+
+    def count(module: GaussianConditionalCodec, inputs: tuple, output: tuple) -> None:
+        _, positions, means, *_ = inputs
+        totals[id(module)] += module.table_bits((output[0] - means).round(), positions)
+
+    hooks = [module.register_forward_hook(count) for module in codecs]
+    objective = StageObjective(codec, stage).eval()
+    batches = step_batches(stage, settings.data, 1, settings.seed, settings.place, report=settings.report)
+    try:
+        for step, batch in enumerate(_batches(step_loader(batches, 0), device), start=1):
+            if step > CALIBRATION_BATCHES:
+                break
+            quality = torch.from_numpy(step_rng(settings.seed, step, settings.place.rank, _QUALITY_STREAM)
+                                       .integers(0, QUALITY_LEVELS, len(batch.snippets))).to(device)
+            objective(batch.snippets, quality, "ste")
+    finally:
+        for hook in hooks:
+            hook.remove()
+        codec.train()
+    moved = 0
+    for module in codecs:
+        module.calibrate(totals[id(module)])
+        moved += int((module.index_map != torch.arange(module.scale_table.count).to(module.index_map)).sum())
+    settings.report(f"{stage.name}: scale tables calibrated on {min(step, CALIBRATION_BATCHES)} batches; "
+                    f"{moved} of {len(codecs) * codecs[0].scale_table.count} predicted indices now coded with "
+                    f"another table")
 
 
 def _validation_set(data: Path, stage: StageConfig) -> list[torch.Tensor] | None:
