@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import platform
 
 import torch
@@ -38,6 +37,7 @@ from cmfr_codec.errors import InputError
 from cmfr_codec.io import open_video
 from cmfr_codec.models.layers import LUMA_PHASES, yuv420_to_tensor
 from cmfr_codec.training.losses import yuv_mse
+from cmfr_codec.training.trainer import psnr
 from cmfr_codec.weights import find_weights, load_model
 
 COLUMN_FORMATS = {"bpp": ".4f", "PSNR-Y dB": ".2f", "PSNR-YUV dB": ".2f",
@@ -46,10 +46,6 @@ COLUMNS = tuple(COLUMN_FORMATS)
 REFERENCE_FACTORS = (2, 4)
 FIT_LEARNING_RATE = 1e-3
 FIT_COLUMN = "fitted unrounded PSNR-Y dB"
-
-
-def psnr(mse: float) -> float:
-    return 10 * math.log10(1 / mse) if mse > 0 else math.inf
 
 
 def luma_mse(x_hat: torch.Tensor, x: torch.Tensor) -> float:

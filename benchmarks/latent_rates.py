@@ -35,8 +35,8 @@ from chain_inputs import chain_parser, load_chain  # noqa: E402
 
 LATENTS = ("intra y", "intra z", "motion y", "motion z", "P y", "P z")
 """Table names of the likelihoods: the intra codec's ``y``/``z``, the inter codec's ``motion_y``/``motion_z``/``y``/``z``."""
-HYPER_LATENTS = {"intra z": ("intra", "z_codec"), "motion z": ("inter", "motion_codec", "z_codec"),
-                 "P z": ("inter", "latent_codec", "z_codec")}
+HYPER_LATENTS = {"intra z": "intra.z_codec", "motion z": "inter.motion_codec.z_codec",
+                 "P z": "inter.latent_codec.z_codec"}
 """Where each hyper-latent's factorized codec sits in a :class:`~cmfr_codec.models.codec.CmfrCodec`."""
 
 
@@ -47,13 +47,7 @@ def table_name(codec_part: str, likelihood: str) -> str:
 
 
 def hyper_codecs(codec) -> dict[str, FactorizedLatentCodec]:
-    codecs = {}
-    for name, path in HYPER_LATENTS.items():
-        module = codec
-        for attribute in path:
-            module = getattr(module, attribute)
-        codecs[name] = module
-    return codecs
+    return {name: codec.get_submodule(path) for name, path in HYPER_LATENTS.items()}
 
 
 def empirical_entropy_bits(symbols: torch.Tensor) -> float:

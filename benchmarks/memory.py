@@ -26,7 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import clip_frames, machine_line, write_source  # noqa: E402
+from speed import clip_frames, machine_line, replace_marked_block, write_source  # noqa: E402
+
+from cmfr_codec.errors import InputError  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 DOCS_BEGIN, DOCS_END = "<!-- memory-table:begin -->", "<!-- memory-table:end -->"
@@ -96,12 +98,12 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
 
 
 def replace_block(text: str, block: str, markers: tuple[str, str] = (DOCS_BEGIN, DOCS_END)) -> str:
-    """``text`` with everything between the ``markers`` (begin, end) replaced by ``block``."""
-    begin_marker, end_marker = markers
-    begin, end = text.find(begin_marker), text.find(end_marker)
-    if begin < 0 or end < begin:
-        raise SystemExit(f"docs/performance.md has no {begin_marker} ... {end_marker} block")
-    return text[: begin + len(begin_marker)] + "\n" + block + text[end:]
+    """``text`` with everything between the ``markers`` (begin, end) replaced by ``block`` (speed.py's
+    replacement); a page without them stops the script with one line."""
+    try:
+        return replace_marked_block(text, block, markers)
+    except InputError as error:
+        raise SystemExit(f"docs/performance.md: {error}") from None
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -615,9 +616,8 @@ def calibrate_scales(codec: CmfrCodec, stage: StageConfig, settings: RunSettings
     objective = StageObjective(codec, stage).eval()
     batches = step_batches(stage, settings.data, 1, settings.seed, settings.place, report=settings.report)
     try:
-        for step, batch in enumerate(_batches(step_loader(batches, 0), device), start=1):
-            if step > CALIBRATION_BATCHES:
-                break
+        first_batches = itertools.islice(_batches(step_loader(batches, 0), device), CALIBRATION_BATCHES)
+        for step, batch in enumerate(first_batches, start=1):
             quality = torch.from_numpy(step_rng(settings.seed, step, settings.place.rank, _QUALITY_STREAM)
                                        .integers(0, QUALITY_LEVELS, len(batch.snippets))).to(device)
             objective(batch.snippets, quality, "ste")
@@ -629,7 +629,7 @@ def calibrate_scales(codec: CmfrCodec, stage: StageConfig, settings: RunSettings
     for module in codecs:
         module.calibrate(totals[id(module)])
         moved += int((module.index_map != torch.arange(module.scale_table.count).to(module.index_map)).sum())
-    settings.report(f"{stage.name}: scale tables calibrated on {min(step, CALIBRATION_BATCHES)} batches; "
+    settings.report(f"{stage.name}: scale tables calibrated on {step} batches; "
                     f"{moved} of {len(codecs) * codecs[0].scale_table.count} predicted indices now coded with "
                     f"another table")
 
