@@ -9,7 +9,7 @@ of each latent (its ``-log2`` likelihoods / 8): the intra ``y`` and ``z``, the m
 ``z``, the P-frames' ``y`` and ``z``, and each one's share of the total.
 
 The second table is about the hyper-latents, which are coded with a factorized density, one static
-distribution per channel (the intra ``z``, the motion ``z`` and the P-frames' ``z``): their bytes
+distribution per channel and density band (the intra ``z``, the motion ``z`` and the P-frames' ``z``): their bytes
 under the model's density, and the empirical entropy of the same rounded symbols, channel by
 channel (the bytes an ideal static density fitted to exactly these symbols would spend; a lower
 bound for this clip, a little optimistic for so few symbols).  A density whose bytes are several
@@ -85,7 +85,7 @@ def measure(codec, frames: list[torch.Tensor], quality: int) -> tuple[dict[str, 
     hyper = {}
     for name, tensors in symbols.items():
         rounded = torch.cat([tensor.round() for tensor in tensors])
-        model_bytes = -codecs[name].likelihoods(rounded).log2().sum().item() / 8
+        model_bytes = -codecs[name].likelihoods(rounded, quality).log2().sum().item() / 8
         hyper[name] = (model_bytes, empirical_entropy_bits(rounded) / 8)
     return rates, hyper
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cmfr_codec.errors import ModelError
+from cmfr_codec.models.quality import QUALITY_LEVELS
 
 DISTRIBUTIONS = ("gaussian", "laplace")
 """Latent distributions the conditional entropy coder has tables for."""
@@ -102,6 +103,16 @@ def _checked_value(value: Any, expected: Any, key: str) -> Any:
     return value
 
 
+DENSITY_BANDS = 8
+"""Hyper-latent density bands of the presets: one factorized density per channel for each eighth of the
+quality range (1 in the weights trained before bands existed, whose files do not name the field)."""
+
+
+def _check_density_bands(bands: int) -> None:
+    if not 1 <= bands <= QUALITY_LEVELS:
+        raise ValueError(f"density_bands: must be 1..{QUALITY_LEVELS}, got {bands}")
+
+
 @dataclass(frozen=True)
 class IntraConfig(_Config):
     """Sizes of the intra (I-frame) codec, :class:`cmfr_codec.models.intra.IntraCodec`.
@@ -118,7 +129,9 @@ class IntraConfig(_Config):
     coder; encoder and decoder must agree on both, which is why they are config, not options.
     ``integer_entropy`` computes every entropy parameter in exact fixed point
     (:mod:`cmfr_codec.models.integer`), so streams decode on any device; off, in float (the
-    reference the integer path's rate cost is measured against).
+    reference the integer path's rate cost is measured against).  ``density_bands``: the
+    hyper-latent's factorized densities, one set per band of quality indices
+    (:class:`cmfr_codec.models.latent_codecs.FactorizedLatentCodec`).
     """
 
     transform_channels: tuple[int, int, int]
@@ -131,8 +144,10 @@ class IntraConfig(_Config):
     skip_below_index: int = 0
     integer_entropy: bool = True
     flow_cost_radius: int = 0
+    density_bands: int = 1
 
     def __post_init__(self) -> None:
+        _check_density_bands(self.density_bands)
         counts = {
             "transform_channels": self.transform_channels,
             "unet_channels": self.unet_channels,
@@ -177,7 +192,8 @@ class InterConfig(_Config):
     ``integer_entropy`` as for :class:`IntraConfig` (off, the frame latent's prior also sees C3).
     ``flow_cost_radius`` > 0 gives each SpyNet level a local cost volume of that radius
     (:func:`cmfr_codec.models.motion.matching_costs`); 0, the default, is the estimator the first
-    trained weights have, whose files do not name the field.
+    trained weights have, whose files do not name the field.  ``density_bands`` as for
+    :class:`IntraConfig`, for both hyper-latents.
     """
 
     feature_channels: int
@@ -202,8 +218,10 @@ class InterConfig(_Config):
     skip_below_index: int = 0
     integer_entropy: bool = True
     flow_cost_radius: int = 0
+    density_bands: int = 1
 
     def __post_init__(self) -> None:
+        _check_density_bands(self.density_bands)
         counts = {
             name: value if isinstance(value, tuple) else (value,)
             for name, value in (
@@ -263,6 +281,7 @@ CMFR_S = ModelConfig(
         feature_channels=16,
         unet_channels=(16, 24, 32),
         blocks_per_stage=1,
+        density_bands=DENSITY_BANDS,
     ),
     inter=InterConfig(
         feature_channels=16,
@@ -280,6 +299,7 @@ CMFR_S = ModelConfig(
         hyper_channels=32,
         unet_channels=(24, 32, 48),
         blocks_per_stage=1,
+        density_bands=DENSITY_BANDS,
     ),
 )
 """The default preset, that of the shipped weights.  Intra: 1.2 M parameters, 29 GMAC per 1080p I-frame.
@@ -296,6 +316,7 @@ CMFR_BASE = ModelConfig(
         feature_channels=48,
         unet_channels=(48, 96, 128),
         blocks_per_stage=2,
+        density_bands=DENSITY_BANDS,
     ),
     inter=InterConfig(
         feature_channels=48,
@@ -313,6 +334,7 @@ CMFR_BASE = ModelConfig(
         hyper_channels=128,
         unet_channels=(64, 96, 128),
         blocks_per_stage=2,
+        density_bands=DENSITY_BANDS,
     ),
 )
 """Paper-sized, DCVC-DC-like channel counts.  Intra: 16 M parameters, 480 GMAC per 1080p I-frame.
@@ -327,6 +349,7 @@ TINY = ModelConfig(
         feature_channels=8,
         unet_channels=(8, 8, 8),
         blocks_per_stage=1,
+        density_bands=DENSITY_BANDS,
     ),
     inter=InterConfig(
         feature_channels=8,
@@ -344,6 +367,7 @@ TINY = ModelConfig(
         hyper_channels=8,
         unet_channels=(8, 8, 8),
         blocks_per_stage=1,
+        density_bands=DENSITY_BANDS,
     ),
 )
 """A few channels per layer: builds and codes a 64x64 frame in milliseconds, for tests only."""

@@ -75,6 +75,7 @@ from cmfr_codec.models.intra import FRAME_STREAM
 from cmfr_codec.models.latent_codecs import (
     FactorizedLatentCodec,
     QuadtreeContextCodec,
+    QualityIndex,
     Quantization,
     compress_with_hyperprior,
     decompress_with_hyperprior,
@@ -102,9 +103,6 @@ PADDING_MULTIPLE = 32
 
 LATENT_STRIDE = 8
 """Both latents (motion and frame) are at 1/8 of the half-resolution grid, hyper-latents at 1/32."""
-
-QualityIndex = int | float | torch.Tensor
-
 
 @dataclass
 class InterDecoded:
@@ -165,7 +163,8 @@ class TemporalHyperpriorCodec(nn.Module):
     """
 
     def __init__(self, latent_channels: int, hyper_channels: int, prior_channels: int, distribution: str,
-                 skip_below_index: int, prefix: str, stream: str, quantized: bool = True) -> None:
+                 skip_below_index: int, prefix: str, stream: str, quantized: bool = True,
+                 density_bands: int = 1) -> None:
         super().__init__()
         self.prefix = prefix
         self.stream = stream
@@ -180,7 +179,7 @@ class TemporalHyperpriorCodec(nn.Module):
             IntegerLeakyReLU(quantized),
             IntegerConv2d(2 * latent_channels, latent_channels, quantized=quantized),
         )
-        self.z_codec = FactorizedLatentCodec(hyper_channels, name=f"{prefix}z")
+        self.z_codec = FactorizedLatentCodec(hyper_channels, name=f"{prefix}z", density_bands=density_bands)
         self.y_codec = QuadtreeContextCodec(latent_channels, latent_channels, distribution=distribution,
                                             skip_below_index=skip_below_index, name=f"{prefix}y",
                                             quantized=quantized)
@@ -191,7 +190,7 @@ class TemporalHyperpriorCodec(nn.Module):
                 quantization: Quantization = "noise") -> tuple[DecodedLatent, dict[str, torch.Tensor]]:
         """Training: -> the decoded latent and likelihoods ``{"{prefix}y": ..., "{prefix}z": ...}``."""
         scaled = y / self.encoder_steps(quality_index)
-        z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(scaled), quantization)
+        z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(scaled), quantization, quality_index)
         common_params = self.prior_fusion(torch.cat([self.hyper_synthesis(z_hat), temporal_prior], dim=1))
         y_hat, y_likelihoods = self.y_codec(scaled, common_params, quantization)
         return (DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat),
@@ -202,7 +201,8 @@ class TemporalHyperpriorCodec(nn.Module):
         """``y`` (1, C, H, W) -> (the decoder's exact latent, ``{stream: bytes}`` holding z and y)."""
         scaled = y / self.encoder_steps(quality_index)
         y_hat, streams = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(scaled), scaled,
-                                                  lambda z_hat: self._coding_params(z_hat, temporal_prior), self.stream)
+                                                  lambda z_hat: self._coding_params(z_hat, temporal_prior), self.stream,
+                                                  quality_index)
         return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat), streams
 
     def decompress(self, streams: dict[str, bytes], temporal_prior: torch.Tensor,
@@ -210,7 +210,7 @@ class TemporalHyperpriorCodec(nn.Module):
         """The stream and the same ``temporal_prior`` (1, P, H, W) -> the decoded latent."""
         height, width = temporal_prior.shape[-2:]
         y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams, self.stream, (height // 4, width // 4),
-                                           lambda z_hat: self._coding_params(z_hat, temporal_prior))
+                                           lambda z_hat: self._coding_params(z_hat, temporal_prior), quality_index)
         return DecodedLatent(y_hat * self.decoder_steps(quality_index), y_hat)
 
     def _coding_params(self, z_hat: torch.Tensor, temporal_prior: torch.Tensor) -> torch.Tensor:
@@ -299,7 +299,8 @@ class InterCodec(nn.Module):
         self.motion_prior = _temporal_prior_network(motion_latent, quantized)
         self.motion_codec = TemporalHyperpriorCodec(motion_latent, config.motion_hyper_channels, motion_latent,
                                                     config.distribution, config.skip_below_index, "motion_",
-                                                    stream=MOTION_STREAM, quantized=quantized)
+                                                    stream=MOTION_STREAM, quantized=quantized,
+                                                    density_bands=config.density_bands)
         self.motion_decoder = MotionDecoder(motion_latent, motion, motion_feature, stages)
         self.motion_refiner = (MotionRefiner(config.refiner_channels, motion_feature, blocks=stages)
                                if config.motion_refiner else None)
@@ -321,7 +322,8 @@ class InterCodec(nn.Module):
         self.context_prior = None if quantized else ResidualBlockWithStride(c3, latent)
         self.latent_codec = TemporalHyperpriorCodec(latent, config.hyper_channels, latent if quantized else 2 * latent,
                                                     config.distribution, config.skip_below_index, "",
-                                                    stream=FRAME_STREAM, quantized=quantized)
+                                                    stream=FRAME_STREAM, quantized=quantized,
+                                                    density_bands=config.density_bands)
         self.contextual_decoder = ContextualDecoder(latent, config.context_channels, config.transform_channels,
                                                     feature, stages, config.sff)
         self.frame_generator = UNet(feature + c1, feature, config.unet_channels, blocks_per_stage=stages)

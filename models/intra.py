@@ -130,7 +130,7 @@ class IntraCodec(nn.Module):
             ResidualBlockWithStride(hyper, hyper),
         )
         self.hyper_synthesis = integer_hyper_synthesis(hyper, latent, config.integer_entropy)
-        self.z_codec = FactorizedLatentCodec(hyper, name="z")
+        self.z_codec = FactorizedLatentCodec(hyper, name="z", density_bands=config.density_bands)
         self.y_codec = QuadtreeContextCodec(latent, latent, distribution=config.distribution,
                                             skip_below_index=config.skip_below_index, name="y",
                                             quantized=config.integer_entropy)
@@ -154,7 +154,7 @@ class IntraCodec(nn.Module):
         """
         height, width = self._check_frame(x)
         y = self._analyse(x, quality_index)
-        z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(y), quantization)
+        z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(y), quantization, quality_index)
         y_hat, y_likelihoods = self.y_codec(y, self.hyper_synthesis(z_hat), quantization)
         decoded = self._decode(y_hat, quality_index, height, width)
         bits = -(y_likelihoods.log2().sum() + z_likelihoods.log2().sum())
@@ -170,7 +170,7 @@ class IntraCodec(nn.Module):
             raise ValueError(f"compress codes one frame: x must be (1, 6, h, w), got {tuple(x.shape)}")
         y = self._analyse(x, quality_index)
         y_hat, streams = compress_with_hyperprior(self.z_codec, self.y_codec, self.hyper_analysis(y), y,
-                                                  self.hyper_synthesis.coding, FRAME_STREAM)
+                                                  self.hyper_synthesis.coding, FRAME_STREAM, quality_index)
         return self._decode(y_hat, quality_index, height, width), streams
 
     @reproducible_inference()
@@ -180,7 +180,7 @@ class IntraCodec(nn.Module):
         padded_width = width + -width % PADDING_MULTIPLE
         z_size = (padded_height // PADDING_MULTIPLE, padded_width // PADDING_MULTIPLE)
         y_hat = decompress_with_hyperprior(self.z_codec, self.y_codec, streams, FRAME_STREAM, z_size,
-                                           self.hyper_synthesis.coding)
+                                           self.hyper_synthesis.coding, quality_index)
         return self._decode(y_hat, quality_index, height, width)
 
     def update_tables(self) -> None:

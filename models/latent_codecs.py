@@ -59,6 +59,7 @@ from cmfr_codec.entropy.bands import (
 from cmfr_codec.entropy.conditional import TAIL_MASS
 from cmfr_codec.errors import ModelError
 from cmfr_codec.models.integer import integer_block, table_indices
+from cmfr_codec.models.quality import QUALITY_LEVELS
 from cmfr_codec.models.stripes import worker_count
 
 Quantization = Literal["noise", "ste"]
@@ -70,6 +71,9 @@ LIKELIHOOD_BOUND = 1e-9
 
 SUPPORT_LIMIT = 255
 """Largest ``|value|`` a factorized table covers; mass beyond goes to the escape symbol."""
+
+QualityIndex = int | float | torch.Tensor
+"""One quality index, or a (B,) tensor of (fractional) indices, one per sample."""
 
 
 def _lower_bound(inputs: torch.Tensor, bound: float) -> torch.Tensor:
@@ -141,13 +145,25 @@ class FactorizedLatentCodec(nn.Module):
     Coding uses only integer tables made by :meth:`update_tables` and kept as buffers, so
     they travel in the state_dict (the weights file) and the decoder never rebuilds them
     from floats.  Call it after training, before saving the weights to ship.
+
+    ``density_bands`` > 1 gives each band of quality indices its own densities: band ``b`` holds
+    the indices ``q`` with ``q * density_bands // QUALITY_LEVELS == b``, and its density of channel ``c`` is
+    row ``b * channels + c`` of every parameter and table.  The hyper-analysis sees the latent
+    divided by the quality's step, so ``z`` is narrow at low qualities and wide at high ones, more
+    than one density per channel can follow.  The methods that code or price ``z`` then take
+    the quality index (the bitstream's, or a (B,) tensor in training); with one band they may
+    omit it.
     """
 
     def __init__(self, channels: int, filters: tuple[int, ...] = (3, 3, 3), init_scale: float = 10.0,
-                 name: str = "z"):
+                 name: str = "z", density_bands: int = 1):
         super().__init__()
+        if not 1 <= density_bands <= QUALITY_LEVELS:
+            raise ValueError(f"density_bands must be 1..{QUALITY_LEVELS}, got {density_bands}")
         self.channels = channels
         self.name = name
+        self.density_bands = density_bands
+        rows = density_bands * channels
         widths = (1, *filters, 1)
         # Initialised so that f starts near x / init_scale: a broad, roughly logistic density.
         layer_scale = init_scale ** (1 / (len(filters) + 1))
@@ -156,54 +172,75 @@ class FactorizedLatentCodec(nn.Module):
         self.factors = nn.ParameterList()
         for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             initial_weight = math.log(math.expm1(1 / layer_scale / fan_out))
-            self.matrices.append(nn.Parameter(torch.full((channels, fan_out, fan_in), initial_weight)))
-            self.biases.append(nn.Parameter(torch.empty(channels, fan_out, 1).uniform_(-0.5, 0.5)))
+            self.matrices.append(nn.Parameter(torch.full((rows, fan_out, fan_in), initial_weight)))
+            self.biases.append(nn.Parameter(torch.empty(rows, fan_out, 1).uniform_(-0.5, 0.5)))
             if layer < len(filters):
-                self.factors.append(nn.Parameter(torch.zeros(channels, fan_out, 1)))
-        # (C, longest): channel c's integer CDF is cdf_tables[c, :cdf_lengths[c]], zeros after it;
-        # cdf_offsets[c] is the value of its first symbol.  Empty until update_tables().
-        self.register_buffer("cdf_tables", torch.zeros(channels, 0, dtype=torch.int32))
-        self.register_buffer("cdf_lengths", torch.zeros(channels, dtype=torch.int32))
-        self.register_buffer("cdf_offsets", torch.zeros(channels, dtype=torch.int32))
+                self.factors.append(nn.Parameter(torch.zeros(rows, fan_out, 1)))
+        # (rows, longest): row r's integer CDF is cdf_tables[r, :cdf_lengths[r]], zeros after it;
+        # cdf_offsets[r] is the value of its first symbol.  Empty until update_tables().
+        self.register_buffer("cdf_tables", torch.zeros(rows, 0, dtype=torch.int32))
+        self.register_buffer("cdf_lengths", torch.zeros(rows, dtype=torch.int32))
+        self.register_buffer("cdf_offsets", torch.zeros(rows, dtype=torch.int32))
 
-    def forward(self, z: torch.Tensor, quantization: Quantization = "noise") -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, quantization: Quantization = "noise",
+                quality_index: QualityIndex | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``z`` (B, C, H, W) -> quantised ``z_hat`` and likelihoods in (0, 1], both (B, C, H, W)."""
         z_hat = _quantize(z, quantization)
-        return z_hat, self.likelihoods(z_hat)
+        return z_hat, self.likelihoods(z_hat, quality_index)
 
-    def likelihoods(self, z_hat: torch.Tensor) -> torch.Tensor:
+    def likelihoods(self, z_hat: torch.Tensor, quality_index: QualityIndex | None = None) -> torch.Tensor:
         """``c(z_hat + 1/2) - c(z_hat - 1/2)`` per element, bounded below by ``LIKELIHOOD_BOUND``.
 
-        Both cumulatives are taken on the side of the median where they are small (flipping
-        the sign of the logits), so the difference keeps its precision in the tails.  Always in
-        float32 at least, autocast off: in bfloat16 (a GPU's mixed-precision training) the two
-        sigmoids keep 8 bits, and the narrow densities of trained hyper-latents would be fitted
-        to their rounding.
+        ``quality_index`` picks each sample's band: one index, or a (B,) tensor of (fractional)
+        indices.  Both cumulatives are taken on the side of the median where they are small
+        (flipping the sign of the logits), so the difference keeps its precision in the tails.
+        Always in float32 at least, autocast off: in bfloat16 (a GPU's mixed-precision training)
+        the two sigmoids keep 8 bits, and the narrow densities of trained hyper-latents would be
+        fitted to their rounding.
         """
+        batch, channels = z_hat.shape[:2]
+        bands = self._sample_bands(quality_index, batch).to(z_hat.device)
+        rows = (bands[:, None] * self.channels + torch.arange(channels, device=z_hat.device)).reshape(-1)
         with torch.autocast(z_hat.device.type, enabled=False):
             values = z_hat if z_hat.dtype == torch.float64 else z_hat.float()
-            per_channel = values.transpose(0, 1).reshape(self.channels, 1, -1)
-            probabilities = self._bin_probabilities(per_channel)
-        shaped = probabilities.reshape(z_hat.shape[1], z_hat.shape[0], *z_hat.shape[2:]).transpose(0, 1)
-        return _lower_bound(shaped, LIKELIHOOD_BOUND)
+            probabilities = self._bin_probabilities(values.reshape(batch * channels, 1, -1), rows)
+        return _lower_bound(probabilities.reshape(z_hat.shape), LIKELIHOOD_BOUND)
+
+    def density_band(self, quality_index: int | None) -> int:
+        """The band that codes a stream of ``quality_index`` (None: only for a one-band model)."""
+        return int(self._sample_bands(quality_index, 1)[0])
+
+    def _sample_bands(self, quality_index: QualityIndex | None, batch: int) -> torch.Tensor:
+        """(batch,) band numbers (long) for one quality index or a (batch,) tensor of them."""
+        if quality_index is None:
+            if self.density_bands > 1:
+                raise ValueError(f"the factorized latent '{self.name}' has {self.density_bands} density bands: "
+                                 "a quality index is needed")
+            return torch.zeros(batch, dtype=torch.long)
+        index = torch.as_tensor(quality_index, dtype=torch.float64).reshape(-1).cpu()
+        if bool((index < 0).any()) or bool((index > QUALITY_LEVELS - 1).any()):
+            raise ValueError(f"quality_index must lie in 0..{QUALITY_LEVELS - 1}")
+        bands = (index.floor() * self.density_bands / QUALITY_LEVELS).floor().long()
+        return bands.expand(batch) if bands.numel() == 1 else bands
 
     @torch.no_grad()
     def update_tables(self) -> None:
         """Build the integer CDF tables from the current density and store them as buffers.
 
-        Per channel, in float64: evaluate the density on every integer in
+        Per row (band and channel), in float64: evaluate the density on every integer in
         ``[-SUPPORT_LIMIT, SUPPORT_LIMIT]``, keep the narrowest range outside which each
         side holds at most ``TAIL_MASS / 2`` (as for the conditional tables: a wider range
         would spend at least one 16-bit quantum on each extra symbol, more than the tail it
         would hold), give the tails to the escape symbol, and quantise to an integer CDF.
         """
+        rows = self.density_bands * self.channels
         grid = torch.arange(-SUPPORT_LIMIT, SUPPORT_LIMIT + 1, dtype=torch.float64, device=self.cdf_tables.device)
-        per_channel = grid.expand(self.channels, 1, grid.numel())
-        probabilities = self._bin_probabilities(per_channel).reshape(self.channels, -1).cpu().numpy()
-        below = torch.sigmoid(self._cumulative_logits(per_channel - 0.5)).reshape(self.channels, -1).cpu().numpy()
-        above = torch.sigmoid(-self._cumulative_logits(per_channel + 0.5)).reshape(self.channels, -1).cpu().numpy()
+        per_row = grid.expand(rows, 1, grid.numel())
+        probabilities = self._bin_probabilities(per_row).reshape(rows, -1).cpu().numpy()
+        below = torch.sigmoid(self._cumulative_logits(per_row - 0.5)).reshape(rows, -1).cpu().numpy()
+        above = torch.sigmoid(-self._cumulative_logits(per_row + 0.5)).reshape(rows, -1).cpu().numpy()
         cdfs, offsets = [], []
-        for channel in range(self.channels):
+        for channel in range(rows):
             # below[v] = P(Z < v - 1/2) rises with v, above[v] = P(Z > v + 1/2) falls.
             first = max(int(np.searchsorted(below[channel], TAIL_MASS / 2, side="right")) - 1, 0)
             last = min(int(np.searchsorted(-above[channel], -TAIL_MASS / 2, side="left")), grid.numel() - 1)
@@ -211,7 +248,7 @@ class FactorizedLatentCodec(nn.Module):
             cdfs.append(quantize_pmf_to_cdf(np.append(probabilities[channel, first:last + 1], tails)))
             offsets.append(first - SUPPORT_LIMIT)
         longest = max(cdf.size for cdf in cdfs)
-        tables = np.zeros((self.channels, longest), dtype=np.int32)
+        tables = np.zeros((rows, longest), dtype=np.int32)
         for channel, cdf in enumerate(cdfs):
             tables[channel, :cdf.size] = cdf
         self.cdf_tables = torch.from_numpy(tables).to(self.cdf_tables.device)
@@ -219,18 +256,19 @@ class FactorizedLatentCodec(nn.Module):
         self.cdf_offsets = torch.tensor(offsets, dtype=torch.int32, device=self.cdf_tables.device)
 
     @reproducible_inference()
-    def compress(self, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, bytes]]:
+    def compress(self, z: torch.Tensor, quality_index: int | None = None) -> tuple[torch.Tensor, dict[str, bytes]]:
         """``z`` (1, C, H, W) -> (``z_hat = round(z)``, ``{name: bytes}``)."""
         z_hat, symbols = self.quantize(z)
         coder = new_coder()
-        self.push(coder, symbols)
+        self.push(coder, symbols, quality_index)
         return z_hat, {self.name: coder_bytes(coder)}
 
     @reproducible_inference()
-    def decompress(self, streams: dict[str, bytes], size: tuple[int, int]) -> torch.Tensor:
+    def decompress(self, streams: dict[str, bytes], size: tuple[int, int],
+                   quality_index: int | None = None) -> torch.Tensor:
         """The stream named ``name`` and the latent's ``(H, W)`` -> ``z_hat`` (1, C, H, W)."""
         coder = open_coder(streams[self.name])
-        z_hat = self.pop(coder, size)
+        z_hat = self.pop(coder, size, quality_index)
         finish_decoding(coder)
         return z_hat
 
@@ -240,37 +278,58 @@ class FactorizedLatentCodec(nn.Module):
         symbols = _integer_symbols(z)[0]
         return torch.from_numpy(symbols).to(z)[None], symbols
 
-    def push(self, coder: AnsCoder, symbols: np.ndarray) -> None:
+    def push(self, coder: AnsCoder, symbols: np.ndarray, quality_index: int | None = None) -> None:
         """Push :meth:`quantize` d symbols onto a shared ANS stack (popped by :meth:`pop`)."""
-        self._coder().push(coder, symbols)
+        self._coder(self.density_band(quality_index)).push(coder, symbols)
 
-    def pop(self, coder: AnsCoder, size: tuple[int, int]) -> torch.Tensor:
+    def pop(self, coder: AnsCoder, size: tuple[int, int], quality_index: int | None = None) -> torch.Tensor:
         """``z_hat`` (1, C, H, W) from a shared ANS stack."""
-        symbols = self._coder().pop(coder, (self.channels, *size))
+        symbols = self._coder(self.density_band(quality_index)).pop(coder, (self.channels, *size))
         return torch.from_numpy(symbols).to(self.matrices[0])[None]
 
-    def _coder(self) -> FactorizedCoder:
+    def _coder(self, band: int) -> FactorizedCoder:
         if self.cdf_tables.shape[1] == 0:
             raise ModelError(f"the factorized latent '{self.name}' has no integer CDF tables: "
                              "call update_tables() before saving weights used for coding")
+        rows = range(band * self.channels, (band + 1) * self.channels)
         tables = self.cdf_tables.cpu().numpy()
         lengths = self.cdf_lengths.cpu().numpy()
-        return FactorizedCoder([tables[channel, :lengths[channel]] for channel in range(self.channels)],
-                               self.cdf_offsets.cpu().numpy())
+        return FactorizedCoder([tables[row, :lengths[row]] for row in rows], self.cdf_offsets.cpu().numpy()[rows])
 
-    def _cumulative_logits(self, values: torch.Tensor) -> torch.Tensor:
-        """``f(values)`` for ``values`` (C, 1, N), in the dtype of ``values``."""
+    @torch.no_grad()
+    def spread_bands(self, source: FactorizedLatentCodec) -> None:
+        """Give every band the density of ``source``'s band for the same qualities (same channels).
+
+        Band ``b`` starts from the band of ``source`` holding its lowest quality index:
+        a model refitted with more density bands than it was trained with starts from the density it had.
+        """
+        if source.channels != self.channels or len(source.matrices) != len(self.matrices):
+            raise ValueError(f"cannot spread the densities of '{source.name}' over '{self.name}': other shapes")
+        first_qualities = [-(-band * QUALITY_LEVELS // self.density_bands) for band in range(self.density_bands)]
+        source_bands = source._sample_bands(torch.tensor(first_qualities), self.density_bands)
+        rows = (source_bands[:, None] * self.channels + torch.arange(self.channels)).reshape(-1)
+        for mine, theirs in zip((*self.matrices, *self.biases, *self.factors),
+                                (*source.matrices, *source.biases, *source.factors), strict=True):
+            mine.copy_(theirs[rows.to(theirs.device)])
+        self.cdf_tables = torch.zeros(self.density_bands * self.channels, 0, dtype=torch.int32, device=self.cdf_tables.device)
+
+    def _cumulative_logits(self, values: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``f(values)`` for ``values`` (R, 1, N), in the dtype of ``values``: row ``i`` under the density
+        of row ``rows[i]`` (every row in order when ``rows`` is None)."""
+        def chosen(parameter: torch.Tensor) -> torch.Tensor:
+            return (parameter if rows is None else parameter[rows]).to(values)
+
         logits = values
         for layer, (matrix, bias) in enumerate(zip(self.matrices, self.biases, strict=True)):
-            logits = torch.matmul(F.softplus(matrix.to(values)), logits) + bias.to(values)
+            logits = torch.matmul(F.softplus(chosen(matrix)), logits) + chosen(bias)
             if layer < len(self.factors):
-                logits = logits + torch.tanh(self.factors[layer].to(values)) * torch.tanh(logits)
+                logits = logits + torch.tanh(chosen(self.factors[layer])) * torch.tanh(logits)
         return logits
 
-    def _bin_probabilities(self, centres: torch.Tensor) -> torch.Tensor:
-        """Mass of ``[centre - 1/2, centre + 1/2]`` for ``centres`` (C, 1, N)."""
-        lower = self._cumulative_logits(centres - 0.5)
-        upper = self._cumulative_logits(centres + 0.5)
+    def _bin_probabilities(self, centres: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Mass of ``[centre - 1/2, centre + 1/2]`` for ``centres`` (R, 1, N), rows as for :meth:`_cumulative_logits`."""
+        lower = self._cumulative_logits(centres - 0.5, rows)
+        upper = self._cumulative_logits(centres + 0.5, rows)
         # Right of the median both sigmoids are near 1; negate the logits to work with 1 - c.
         side = torch.where(lower + upper > 0, -1.0, 1.0).to(centres).detach()
         return torch.abs(torch.sigmoid(side * upper) - torch.sigmoid(side * lower))
@@ -642,14 +701,15 @@ def _scatter(full: torch.Tensor, subset: torch.Tensor, step: int) -> torch.Tenso
 @reproducible_inference()
 def compress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec, z: torch.Tensor,
                              y: torch.Tensor, common_params: Callable[[torch.Tensor], torch.Tensor],
-                             stream: str) -> tuple[torch.Tensor, dict[str, bytes]]:
+                             stream: str, quality_index: int | None = None) -> tuple[torch.Tensor, dict[str, bytes]]:
     """A hyper-latent ``z`` and the latent ``y`` it conditions, as the sub-streams ``stream`` (and
     ``stream_1``, ``stream_2``, ... when ``y`` is cut into row bands, :mod:`cmfr_codec.entropy.bands`).
 
     ``common_params(z_hat)`` gives the quadtree's parameters.  Each band holds its rows of the four
     steps; band 0 also holds ``z``, pushed last so that the decoder pops it first, computes the
     parameters, then pops ``y``.  One stream for ``z`` and ``y`` instead of two saves a stream's ANS
-    tail and directory entry.  Returns (``y_hat``, the sub-streams).
+    tail and directory entry.  ``quality_index`` picks ``z``'s density band.  Returns (``y_hat``, the
+    sub-streams).
     """
     z_hat, z_symbols = z_codec.quantize(z)
     y_hat, coded = y_codec.quantize(y, common_params(z_hat))
@@ -659,7 +719,7 @@ def compress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeCo
               for codec, symbols, indices in coded] for band in band_rows(rows, count)]
     data = encode_bands(bands, worker_count())
     coder = open_coder(data[0])
-    z_codec.push(coder, z_symbols)
+    z_codec.push(coder, z_symbols, quality_index)
     data[0] = coder_bytes(coder)
     return y_hat, {band_stream_name(stream, band): band_data for band, band_data in enumerate(data)}
 
@@ -667,10 +727,11 @@ def compress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeCo
 @reproducible_inference()
 def decompress_with_hyperprior(z_codec: FactorizedLatentCodec, y_codec: QuadtreeContextCodec,
                                streams: dict[str, bytes], stream: str, z_size: tuple[int, int],
-                               common_params: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """``y_hat`` from the sub-streams :func:`compress_with_hyperprior` made."""
+                               common_params: Callable[[torch.Tensor], torch.Tensor],
+                               quality_index: int | None = None) -> torch.Tensor:
+    """``y_hat`` from the sub-streams :func:`compress_with_hyperprior` made (with the same ``quality_index``)."""
     coder = open_coder(streams[stream])
-    params = common_params(z_codec.pop(coder, z_size))
+    params = common_params(z_codec.pop(coder, z_size, quality_index))
     rows = params.shape[-2] // 2
     count = coded_band_count(streams, stream, rows)
     bands = BandDecoder(coder, [streams[band_stream_name(stream, band)] for band in range(1, count)], worker_count())

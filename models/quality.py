@@ -29,6 +29,9 @@ import math
 import torch
 from torch import nn
 
+QUALITY_LEVELS = 64
+"""Quality indices 0..63: the bitstream's and every quality-dependent module's."""
+
 INITIAL_LARGEST_STEP = 2.0
 INITIAL_SMALLEST_STEP = 0.5
 """Starting steps at quality 0 and at the top index: a monotone start, so that the quality
@@ -42,7 +45,7 @@ class QualityScales(nn.Module):
     by default, which are the indices whose steps are exactly the learned vectors.
     """
 
-    def __init__(self, channels: int, anchors: int = 4, levels: int = 64):
+    def __init__(self, channels: int, anchors: int = 4, levels: int = QUALITY_LEVELS):
         super().__init__()
         if anchors < 2 or levels < anchors:
             raise ValueError(f"need 2 <= anchors <= levels, got anchors={anchors}, levels={levels}")

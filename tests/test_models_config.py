@@ -114,12 +114,22 @@ def test_a_missing_key_with_a_default_takes_the_default():
     assert IntraConfig.from_dict(data).skip_below_index == 0
 
 
+def test_weights_from_before_density_bands_have_one_and_new_models_eight():
+    data = TINY.to_dict()
+    del data["intra"]["density_bands"], data["inter"]["density_bands"]
+    old = ModelConfig.from_dict(data)
+    assert old.intra.density_bands == old.inter.density_bands == 1
+    assert TINY.intra.density_bands == TINY.inter.density_bands == 8
+
+
 @pytest.mark.parametrize(("key", "value"), [
     ("latent_channels", 18),
     ("hyper_channels", 0),
     ("unet_channels", (8, 0, 8)),
     ("distribution", "cauchy"),
     ("skip_below_index", -1),
+    ("density_bands", 0),
+    ("density_bands", 65),
 ])
 def test_values_no_network_can_be_built_from_are_rejected_by_name(key, value):
     with pytest.raises(ValueError, match=f"^{key}:"):
@@ -135,6 +145,7 @@ def test_values_no_network_can_be_built_from_are_rejected_by_name(key, value):
     ("alignment_groups", 3),
     ("distribution", "cauchy"),
     ("skip_below_index", -1),
+    ("density_bands", 0),
 ])
 def test_inter_values_no_network_can_be_built_from_are_rejected_by_name(key, value):
     field = "context_channels" if key == "alignment_groups" else key

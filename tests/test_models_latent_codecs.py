@@ -203,6 +203,65 @@ def test_factorized_stream_name_is_configurable():
     assert torch.equal(codec.decompress(streams, (2, 2)), z_hat)
 
 
+def narrowed(codec: FactorizedLatentCodec, band: int) -> FactorizedLatentCodec:
+    """``codec`` with the densities of ``band`` made narrower than the others."""
+    rows = slice(band * codec.channels, (band + 1) * codec.channels)
+    with torch.no_grad():
+        for matrix in codec.matrices:
+            matrix[rows] += 0.5
+    return codec
+
+
+def test_factorized_density_bands_share_the_quality_indices_out_in_equal_runs():
+    codec = FactorizedLatentCodec(CHANNELS, density_bands=8)
+    assert [codec.density_band(quality) for quality in (0, 7, 8, 31, 32, 63)] == [0, 0, 1, 3, 4, 7]
+    assert FactorizedLatentCodec(CHANNELS).density_band(None) == 0
+    with pytest.raises(ValueError, match="quality index is needed"):
+        codec.density_band(None)
+    with pytest.raises(ValueError, match="0..63"):
+        codec.density_band(64)
+    with pytest.raises(ValueError, match="density_bands must be 1..64"):
+        FactorizedLatentCodec(CHANNELS, density_bands=0)
+
+
+def test_factorized_likelihoods_follow_each_samples_band():
+    torch.manual_seed(0)
+    codec = narrowed(FactorizedLatentCodec(CHANNELS, density_bands=2), band=1)
+    z_hat = torch.randint(-3, 4, (1, CHANNELS, 4, 4)).float()
+    low, high = codec.likelihoods(z_hat, 0), codec.likelihoods(z_hat, 63)
+    assert not torch.equal(low, high)
+    mixed = codec.likelihoods(z_hat.expand(3, -1, -1, -1), torch.tensor([10.0, 40.5, 31.0]))
+    for sample, alone in ((0, low), (1, high), (2, low)):  # the same up to the batched matrix products' rounding
+        torch.testing.assert_close(mixed[sample], alone[0], rtol=1e-6, atol=0)
+
+
+def test_factorized_banded_round_trip_codes_each_band_with_its_own_tables():
+    torch.manual_seed(0)
+    codec = narrowed(FactorizedLatentCodec(CHANNELS, density_bands=2), band=1)
+    codec.update_tables()
+    assert codec.cdf_tables.shape[0] == 2 * CHANNELS
+    z = hyper_latent_sample(seed=14) / 4
+    low_hat, low = codec.compress(z, 20)
+    high_hat, high = codec.compress(z, 50)
+    assert low != high and torch.equal(low_hat, high_hat)
+    assert torch.equal(codec.decompress(low, (8, 8), 20), low_hat)
+    assert torch.equal(codec.decompress(high, (8, 8), 50), high_hat)
+    _, likelihoods = codec(z, "ste", 50)
+    assert_rate_matches(high, likelihoods)
+
+
+def test_spreading_the_densities_over_more_bands_keeps_every_qualitys_likelihoods():
+    torch.manual_seed(0)
+    source = narrowed(FactorizedLatentCodec(CHANNELS, density_bands=2), band=1)
+    spread = FactorizedLatentCodec(CHANNELS, density_bands=8)
+    spread.spread_bands(source)
+    z_hat = torch.randint(-3, 4, (64, CHANNELS, 2, 2)).float()
+    qualities = torch.arange(64)
+    assert torch.equal(spread.likelihoods(z_hat, qualities), source.likelihoods(z_hat, qualities))
+    with pytest.raises(ValueError, match="other shapes"):
+        spread.spread_bands(FactorizedLatentCodec(CHANNELS + 1))
+
+
 # --- GaussianConditionalCodec ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("distribution", ["gaussian", "laplace"])

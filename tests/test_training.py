@@ -480,3 +480,39 @@ def test_the_densities_stage_lowers_the_coded_size_and_leaves_every_decoded_pict
         assert coded.exit_code == 0, coded.stderr
     assert (tmp_path / "after.y4m").read_bytes() == (tmp_path / "before.y4m").read_bytes()
     assert (tmp_path / "after.bin").stat().st_size < (tmp_path / "before.bin").stat().st_size
+
+
+def test_the_densities_stage_gives_a_one_band_model_its_density_bands(all_stages: Path, prepared: Path, run_cmfr,
+                                                                      tmp_path: Path):
+    from cmfr_codec.weights import find_weights, load_model, save_weights
+
+    trained = load_model(find_weights(str(all_stages / "cascade" / "tiny.intra.cmfrw")), for_coding=False).codec
+    one_band = trainer.with_density_bands(trained, 1)
+    assert one_band.config.intra.density_bands == one_band.config.inter.density_bands == 1
+    one_band.update_tables()
+    (tmp_path / "old").mkdir()
+    old = save_weights(one_band, tmp_path / "old" / "tiny")
+    refit = run_cmfr("train", "--stage", "densities", "--init", old.intra, "--steps", "20", "--learning-rate", "3e-2",
+                     "--data", prepared, "--output", tmp_path / "run", "--batch", "2", "--crop", "64", "--frames", "3",
+                     "--workers", "0", "--validation-clips", "1", "--device", "cpu")
+    assert refit.exit_code == 0, refit.stderr
+    refitted = tmp_path / "run" / "densities" / "tiny.intra.cmfrw"
+    banded = load_model(find_weights(str(refitted)), for_coding=False).codec
+    assert banded.config.intra.density_bands == banded.config.inter.density_bands == load_stage("densities").density_bands
+    assert banded.intra.z_codec.cdf_tables.shape[0] == 8 * banded.config.intra.hyper_channels
+    clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
+    for name, weights in (("before", old.intra), ("after", refitted)):
+        coded = run_cmfr("encode", clip, tmp_path / f"{name}.bin", "--model", weights, "--frames", "3",
+                         "--quality", "5", "--recon", tmp_path / f"{name}.y4m")
+        assert coded.exit_code == 0, coded.stderr
+        decoded = run_cmfr("decode", tmp_path / f"{name}.bin", tmp_path / f"{name}.yuv", "--model", weights)
+        assert decoded.exit_code == 0, decoded.stderr
+    assert (tmp_path / "after.y4m").read_bytes() == (tmp_path / "before.y4m").read_bytes()
+    assert (tmp_path / "after.bin").stat().st_size < (tmp_path / "before.bin").stat().st_size
+
+
+def test_density_bands_belong_to_densities_stages():
+    with pytest.raises(InputError, match="density_bands applies to densities stages only"):
+        with_overrides(load_stage("cascade"), density_bands=8)
+    with pytest.raises(InputError, match="density_bands must be 0..64"):
+        with_overrides(load_stage("densities"), density_bands=65)

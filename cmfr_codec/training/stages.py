@@ -27,6 +27,9 @@ Data options of one kind of stage each (``still_share`` and ``distill_steps`` ar
     distill_weight = 1.0  # weight of that term at step 1 (default 1), falling linearly to 0 after distill_steps
     synthetic_motion = 0.5 # trains = "motion", frames = 2: share of those steps' pairs made with a known random
                            # flow instead of DIS's (flow_teacher.synthetic_motion; default 0: none)
+    density_bands = 8     # trains = "densities": hyper-latent density bands to fit; a model with other
+                          # bands gets, before the first step, each new band's density copied from the
+                          # band that held its qualities (default 0: the model's own bands)
 
 :data:`STAGE_ORDER` is the order ``cmfr train --stage all`` runs them in.
 """
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from cmfr_codec.errors import InputError
+from cmfr_codec.models.quality import QUALITY_LEVELS
 
 STAGE_ORDER = ("intra", "motion", "inter", "inter-rate", "cascade", "densities")
 OPTIONAL_STAGES = ("msssim",)
@@ -76,6 +80,7 @@ class StageConfig:
     validation_clips: int = 16
     max_frame_stride: int = 1
     synthetic_motion: float = 0.0
+    density_bands: int = 0
 
     def __post_init__(self) -> None:
         if self.trains not in TRAINED_PARTS:
@@ -103,7 +108,8 @@ class StageConfig:
         self._check_data_options()
 
     def _check_data_options(self) -> None:
-        """Stills feed only the intra codec and the flow teacher only the motion stage: elsewhere they would be ignored."""
+        """Stills feed only the intra codec, the flow teacher only the motion stage and new density bands only the
+        densities stage: elsewhere they would be ignored."""
         if not 0 <= self.still_share <= 1:
             raise InputError(f"stage {self.name}: still_share must be 0..1, got {self.still_share}")
         if self.still_share and self.trains != "intra":
@@ -116,6 +122,10 @@ class StageConfig:
             raise InputError(f"stage {self.name}: distill_weight must be positive, got {self.distill_weight}")
         if not 0 <= self.synthetic_motion <= 1:
             raise InputError(f"stage {self.name}: synthetic_motion must be 0..1, got {self.synthetic_motion}")
+        if not 0 <= self.density_bands <= QUALITY_LEVELS:
+            raise InputError(f"stage {self.name}: density_bands must be 0..{QUALITY_LEVELS}, got {self.density_bands}")
+        if self.density_bands and self.trains != "densities":
+            raise InputError(f"stage {self.name}: density_bands applies to densities stages only; set it to 0")
         if self.synthetic_motion and (self.trains != "motion" or self.frames != 2):
             raise InputError(f"stage {self.name}: synthetic_motion makes frame pairs for motion stages "
                              f"(trains = \"motion\", frames = 2) only; set it to 0")

@@ -39,12 +39,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from cmfr_codec.atomic import AtomicOutput
 from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset, StillDataset
-from cmfr_codec.errors import InputError
+from cmfr_codec.errors import InputError, ModelError
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS, ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.latent_codecs import FactorizedLatentCodec, GaussianConditionalCodec
-from cmfr_codec.models.quality import QualityScales
+from cmfr_codec.models.quality import QUALITY_LEVELS, QualityScales
 from cmfr_codec.progress import frame_progress
 from cmfr_codec.training.distributed import ProcessPlace, barrier
 from cmfr_codec.training.flow_teacher import (
@@ -63,7 +63,6 @@ CHECKPOINT_NAME = "checkpoint.pt"
 TRAIN_LOG, VALIDATION_LOG = "train.csv", "validation.csv"
 LOG_COLUMNS = ("step", "learning_rate", "loss", "mse", "bpp", "psnr")
 DISTILL_COLUMN = "distill_epe"
-QUALITY_LEVELS = 64
 GRADIENT_CLIP = 1.0
 MOTION_PARTS = ("flow_estimator", "motion_context", "motion_encoder", "motion_prior", "motion_codec",
                 "motion_decoder", "motion_refiner")
@@ -492,6 +491,29 @@ def fresh_motion(codec: CmfrCodec, seed: int) -> CmfrCodec:
     return fresh
 
 
+def with_density_bands(codec: CmfrCodec, bands: int) -> CmfrCodec:
+    """``codec`` with ``bands`` density bands in each hyper-latent (:class:`FactorizedLatentCodec`), every
+    other weight the same: each new band starts from the density of the old band that held its qualities.
+    ``codec`` itself when it has them already.  Only densities differ, so decoded pictures stay the same.
+    """
+    config = codec.config
+    if config.intra.density_bands == bands and config.inter.density_bands == bands:
+        return codec
+    config = dataclasses.replace(config, intra=dataclasses.replace(config.intra, density_bands=bands),
+                                 inter=dataclasses.replace(config.inter, density_bands=bands))
+    spread = CmfrCodec(config).to(next(codec.parameters()).device)
+    densities = [name for name, module in codec.named_modules() if isinstance(module, FactorizedLatentCodec)]
+    kept = {key: value for key, value in codec.state_dict().items()
+            if not any(key.startswith(name + ".") for name in densities)}
+    missing, unexpected = spread.load_state_dict(kept, strict=False)
+    if unexpected or any(not any(key.startswith(name + ".") for name in densities) for key in missing):
+        raise ModelError("spreading the density bands lost weights: the model is not a CMFR codec of its config")
+    for name in densities:
+        spread.get_submodule(name).spread_bands(codec.get_submodule(name))
+    spread.train(codec.training)
+    return spread
+
+
 def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA when asked; the CPU trains in fp32 (the integer entropy networks opt out themselves)."""
     if bf16 and device.startswith("cuda"):
@@ -688,5 +710,7 @@ def run_stages(stages: list[StageConfig], settings: RunSettings, model_config: s
             copy_intra(codec, intra_from)
     results = []
     for number, stage in enumerate(stages):
+        if stage.density_bands:
+            codec = with_density_bands(codec, stage.density_bands)
         results.append(train_stage(codec, stage, settings, checkpoint if number == 0 else None))
     return results
