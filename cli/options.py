@@ -107,7 +107,8 @@ def preset_option(name: str) -> Callable[[Any], Any]:
         type=click.Choice(PRESETS),
         default=DEFAULT_PRESET,
         show_default=True,
-        help="cmfr encoder speed: medium runs every network in float32; fast runs the encoder-only networks "
+        help="cmfr encoder speed: medium runs every network in float32; slow also refines each frame's latent "
+        "with gradient steps (fewer bits, better pictures, many times slower); fast runs the encoder-only networks "
         "in bfloat16 where the device has it natively and estimates motion at half resolution (docs/performance.md, "
         "'Encoder presets'). Any preset's stream decodes the same way.",
     )

@@ -33,6 +33,7 @@ from cmfr_codec.models.inter import LATENT_STRIDE, MOTION_STREAM
 from cmfr_codec.models.intra import FRAME_STREAM
 from cmfr_codec.models.layers import pad_to_multiple, tensor_to_yuv420, yuv420_to_tensor
 from cmfr_codec.presets import DEFAULT_PRESET, PRESETS
+from cmfr_codec.refine import refined_analysis
 from cmfr_codec.weights import LoadedModel
 
 FrameCallback = Callable[["FrameReport"], None]
@@ -118,7 +119,10 @@ class SequenceEncoder:
         self.model = model
         self.quality_index = quality_index
         self.intra_period = intra_period
-        self.codec = model.codec if preset == "medium" else fast_analysis(model.codec)
+        if preset == "slow":
+            self.codec = refined_analysis(model.codec, quality_index)
+        else:
+            self.codec = model.codec if preset == "medium" else fast_analysis(model.codec)
         self._buffer: DecodedPictureBuffer | None = None
         self._count = 0
 

@@ -88,9 +88,9 @@ def fast_analysis(codec: CmfrCodec, bfloat16: bool | None = None) -> CmfrCodec:
     codec's device).  ``codec`` itself is left as it is."""
     if bfloat16 is None:
         bfloat16 = native_bfloat16(next(codec.parameters()).device)
-    fast = _shallow_copy(codec)
+    fast = shallow_copy(codec)
     for part, names in ANALYSIS_NETWORKS.items():
-        half = _shallow_copy(getattr(codec, part))
+        half = shallow_copy(getattr(codec, part))
         setattr(fast, part, half)
         for name in names:
             network = getattr(half, name)
@@ -102,7 +102,7 @@ def fast_analysis(codec: CmfrCodec, bfloat16: bool | None = None) -> CmfrCodec:
     return fast
 
 
-def _shallow_copy(module: nn.Module) -> Any:
+def shallow_copy(module: nn.Module) -> Any:
     """``module`` with its own table of submodules (so that replacing one leaves ``module`` alone)
     but the same submodules, parameters and buffers."""
     duplicate = copy.copy(module)

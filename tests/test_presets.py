@@ -1,4 +1,5 @@
-"""Encoder presets: the fast preset's cheaper encoder-only networks change the chosen bits, never decodability."""
+"""Encoder presets: the fast preset's cheaper encoder-only networks and the slow preset's refined latents
+change the chosen bits, never decodability."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.models.analysis import ANALYSIS_NETWORKS, CoarseFlow, ReducedPrecision, fast_analysis
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.pipeline import frame_to_tensor
+from cmfr_codec.refine import refine_latent, refined_analysis
 from cmfr_codec.weights import save_weights
 
 
@@ -91,34 +93,69 @@ def test_fast_coding_decodes_to_the_encoders_reconstruction_with_the_medium_deco
         encoder_dpb, decoder_dpb = encoded.dpb, reconstructed.dpb
 
 
-def test_cmfr_encode_preset_fast_round_trips_and_the_same_bytes_come_with_any_thread_count(
-        moving_weights, tmp_path, run_cmfr, monkeypatch):
+@pytest.mark.parametrize("preset", ["fast", "slow"])
+def test_cmfr_encode_presets_round_trip_and_the_same_bytes_come_with_any_thread_count(
+        preset, moving_weights, tmp_path, run_cmfr, monkeypatch):
     """256 rows: the full-resolution networks run in row stripes, by 2 workers or by 1."""
     source = write_raw_yuv(tmp_path / "clip_96x256_25.yuv", scaled_example_frames(3, 96, 256))
     streams = {}
     for threads in ("1", "2"):
         monkeypatch.setenv("CMFR_THREADS", threads)
-        stream, recon = tmp_path / f"fast{threads}.bin", tmp_path / f"recon{threads}.yuv"
-        encoded = run_cmfr("encode", source, stream, "--model", moving_weights, "--preset", "fast",
+        stream, recon = tmp_path / f"{preset}{threads}.bin", tmp_path / f"recon{threads}.yuv"
+        encoded = run_cmfr("encode", source, stream, "--model", moving_weights, "--preset", preset,
                            "--recon", recon, "--quality", "40")
         assert encoded.exit_code == 0, encoded.stderr
         streams[threads] = stream.read_bytes()
     assert streams["1"] == streams["2"]
     decoded = tmp_path / "decoded.yuv"
-    assert run_cmfr("decode", tmp_path / "fast2.bin", decoded, "--model", moving_weights).exit_code == 0
+    assert run_cmfr("decode", tmp_path / f"{preset}2.bin", decoded, "--model", moving_weights).exit_code == 0
     assert decoded.read_bytes() == (tmp_path / "recon1.yuv").read_bytes()
     medium = tmp_path / "medium.bin"
     assert run_cmfr("encode", source, medium, "--model", moving_weights, "--quality", "40").exit_code == 0
     assert medium.read_bytes() != streams["1"], "the preset changed nothing"
-    with BitstreamReader(medium) as first, BitstreamReader(tmp_path / "fast1.bin") as second:
+    with BitstreamReader(medium) as first, BitstreamReader(tmp_path / f"{preset}1.bin") as second:
         assert first.header == second.header, "the stream does not record the preset"
 
 
 def test_an_unknown_preset_is_a_usage_error(tmp_path, run_cmfr):
-    result = run_cmfr("encode", tmp_path / "in.yuv", tmp_path / "out.bin", "--preset", "slow")
+    result = run_cmfr("encode", tmp_path / "in.yuv", tmp_path / "out.bin", "--preset", "placebo")
     assert result.exit_code == 2
-    assert "'slow' is not one of 'medium', 'fast'" in result.stderr
+    assert "'placebo' is not one of 'slow', 'medium', 'fast'" in result.stderr
     assert not (tmp_path / "out.bin").exists()
+
+
+def test_refining_a_latent_walks_down_its_objective_reproducibly_and_leaves_the_random_state_alone():
+    def objective(y: torch.Tensor) -> torch.Tensor:
+        noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)  # as the codecs' noise quantisation draws it
+        return (noisy - 3).pow(2).sum()
+
+    start = torch.zeros(1, 2, 3, 3)
+    state = torch.random.get_rng_state()
+    first, second = refine_latent(start, objective, steps=50, learning_rate=0.1), refine_latent(start, objective, 50, 0.1)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(first, second) and not first.requires_grad
+    assert float((first - 3).abs().max()) < float((start - 3).abs().min())
+    assert refine_latent(start, objective, steps=0) is start
+
+
+def test_slow_coding_decodes_to_the_encoders_reconstruction_with_the_medium_decoder():
+    """The refining codec encodes; the unchanged codec decodes (as ``cmfr decode`` does): same pictures."""
+    codec = moving_tiny_codec()
+    slow = refined_analysis(codec, 40, steps=4)
+    assert slow.intra.synthesis is codec.intra.synthesis and "_analyse" not in vars(codec.intra)
+    frames = [frame_to_tensor(frame, "cpu") for frame in scaled_example_frames(3, 64, 64)]
+    decoded, streams = slow.intra.compress(frames[0], 40)
+    assert streams["frame"] != codec.intra.compress(frames[0], 40)[1]["frame"], "the refinement changed nothing"
+    assert torch.equal(codec.intra.decompress(streams, 40, 64 // 2, 64 // 2).x_hat, decoded.x_hat)
+    encoder_dpb = decoder_dpb = DecodedPictureBuffer(frame=decoded.x_hat)
+    for x in frames[1:]:
+        encoded, streams = slow.inter.compress(x, encoder_dpb, 40)
+        medium_streams = codec.inter.compress(x, encoder_dpb, 40)[1]
+        assert streams["motion"] == medium_streams["motion"], "only the frame latent is refined"
+        assert streams["frame"] != medium_streams["frame"]
+        reconstructed = codec.inter.decompress(streams, decoder_dpb, 40)
+        assert torch.equal(reconstructed.x_hat, encoded.x_hat)
+        encoder_dpb, decoder_dpb = encoded.dpb, reconstructed.dpb
 
 
 def test_eval_records_the_cmfr_preset_in_each_job_and_in_the_settings(moving_weights, tmp_path, run_cmfr):
@@ -132,16 +169,17 @@ def test_eval_records_the_cmfr_preset_in_each_job_and_in_the_settings(moving_wei
     assert [entry["coding"]["preset"] for entry in written["results"]] == ["fast"]
 
 
-def test_the_preset_cost_benchmark_codes_both_presets_and_prints_the_bd_rate_and_speeds(moving_weights, tmp_path,
-                                                                                        capsys):
+@pytest.mark.parametrize("preset", ["fast", "slow"])
+def test_the_preset_cost_benchmark_codes_both_presets_and_prints_the_bd_rate_and_speeds(preset, moving_weights,
+                                                                                        tmp_path, capsys):
     benchmark = load_benchmark("preset_cost")
     source = write_raw_yuv(tmp_path / "clip_64x64_25.yuv", scaled_example_frames(3, 64, 64))
-    assert benchmark.main([str(source), "--model", str(moving_weights), "--frames", "3", "--qualities", "0,63",
-                           "--run", str(tmp_path / "run")]) == 0
+    assert benchmark.main([str(source), "--preset", preset, "--model", str(moving_weights), "--frames", "3",
+                           "--qualities", "0,63", "--run", str(tmp_path / "run")]) == 0
     printed = capsys.readouterr().out
-    assert "--cmfr-preset medium" in printed and "--cmfr-preset fast" in printed
+    assert "--cmfr-preset medium" in printed and f"--cmfr-preset {preset}" in printed
     assert re.search(r"^\| clip\S* \| 63 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", printed, re.MULTILINE)
-    assert "fast model against the medium model (PSNR-YUV, pchip) | BD-rate | BD-PSNR |" in printed
-    reports = {preset: json.loads((tmp_path / "run" / f"{preset}.json").read_text()) for preset in ("medium", "fast")}
-    assert [entry["coding"]["preset"] for entry in reports["fast"]["results"]] == ["fast", "fast"]
-    assert f"| fast | {benchmark.mean_encode_fps(reports['fast']):.2f} |" in printed
+    assert f"{preset} model against the medium model (PSNR-YUV, pchip) | BD-rate | BD-PSNR |" in printed
+    reports = {name: json.loads((tmp_path / "run" / f"{name}.json").read_text()) for name in ("medium", preset)}
+    assert [entry["coding"]["preset"] for entry in reports[preset]["results"]] == [preset, preset]
+    assert f"| {preset} | {benchmark.mean_encode_fps(reports[preset]):.2f} |" in printed
