@@ -240,17 +240,17 @@ class FactorizedLatentCodec(nn.Module):
         below = torch.sigmoid(self._cumulative_logits(per_row - 0.5)).reshape(rows, -1).cpu().numpy()
         above = torch.sigmoid(-self._cumulative_logits(per_row + 0.5)).reshape(rows, -1).cpu().numpy()
         cdfs, offsets = [], []
-        for channel in range(rows):
+        for row in range(rows):
             # below[v] = P(Z < v - 1/2) rises with v, above[v] = P(Z > v + 1/2) falls.
-            first = max(int(np.searchsorted(below[channel], TAIL_MASS / 2, side="right")) - 1, 0)
-            last = min(int(np.searchsorted(-above[channel], -TAIL_MASS / 2, side="left")), grid.numel() - 1)
-            tails = below[channel, first] + above[channel, last]
-            cdfs.append(quantize_pmf_to_cdf(np.append(probabilities[channel, first:last + 1], tails)))
+            first = max(int(np.searchsorted(below[row], TAIL_MASS / 2, side="right")) - 1, 0)
+            last = min(int(np.searchsorted(-above[row], -TAIL_MASS / 2, side="left")), grid.numel() - 1)
+            tails = below[row, first] + above[row, last]
+            cdfs.append(quantize_pmf_to_cdf(np.append(probabilities[row, first:last + 1], tails)))
             offsets.append(first - SUPPORT_LIMIT)
         longest = max(cdf.size for cdf in cdfs)
         tables = np.zeros((rows, longest), dtype=np.int32)
-        for channel, cdf in enumerate(cdfs):
-            tables[channel, :cdf.size] = cdf
+        for row, cdf in enumerate(cdfs):
+            tables[row, :cdf.size] = cdf
         self.cdf_tables = torch.from_numpy(tables).to(self.cdf_tables.device)
         self.cdf_lengths = torch.tensor([cdf.size for cdf in cdfs], dtype=torch.int32, device=self.cdf_tables.device)
         self.cdf_offsets = torch.tensor(offsets, dtype=torch.int32, device=self.cdf_tables.device)
