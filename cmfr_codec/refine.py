@@ -71,7 +71,7 @@ def refine_latent(y: torch.Tensor, objective: Objective, steps: int = REFINE_STE
 def refined_analysis(codec: CmfrCodec, quality_index: int, steps: int = REFINE_STEPS) -> CmfrCodec:
     """A codec that decodes exactly like ``codec`` but whose encoder refines each frame's latent
     (module docstring) for a stream of ``quality_index``.  ``codec`` itself is left as it is."""
-    lam = lambda_for(quality_index)
+    lambda_q = lambda_for(quality_index)
     refined = shallow_copy(codec)
     intra, inter = shallow_copy(codec.intra), shallow_copy(codec.inter)
     refined.intra, refined.inter = intra, inter
@@ -83,7 +83,7 @@ def refined_analysis(codec: CmfrCodec, quality_index: int, steps: int = REFINE_S
             z_hat, z_likelihoods = intra.z_codec(intra.hyper_analysis(y), "noise", quality_index)
             y_hat, y_likelihoods = intra.y_codec(y, intra.hyper_synthesis(z_hat), "noise")
             x_hat = intra._decode(y_hat, quality_index, height, width).x_hat
-            return lam * yuv_mse(x_hat, x) + _bits_per_pixel(x, y_likelihoods, z_likelihoods)
+            return lambda_q * yuv_mse(x_hat, x) + _bits_per_pixel(x, y_likelihoods, z_likelihoods)
 
         return refine_latent(codec.intra._analyse(x, quality), objective, steps)
 
@@ -97,7 +97,7 @@ def refined_analysis(codec: CmfrCodec, quality_index: int, steps: int = REFINE_S
             latent, likelihoods = latent_codec(scaled * quantisation_steps, conditions.latent_prior, quality_index,
                                                "noise")
             x_hat = inter._reconstruct(latent, conditions).x_hat
-            return lam * yuv_mse(x_hat, x) + _bits_per_pixel(x, *likelihoods.values())
+            return lambda_q * yuv_mse(x_hat, x) + _bits_per_pixel(x, *likelihoods.values())
 
         scaled = refine_latent(codec.inter._analyse(x, conditions) / quantisation_steps, objective, steps)
         return scaled * quantisation_steps
