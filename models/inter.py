@@ -104,6 +104,7 @@ PADDING_MULTIPLE = 32
 LATENT_STRIDE = 8
 """Both latents (motion and frame) are at 1/8 of the half-resolution grid, hyper-latents at 1/32."""
 
+
 @dataclass
 class InterDecoded:
     """What the decoder of a P-frame produces: ``x_hat`` (1, 6, h, w) and the DPB for the next frame."""
