@@ -21,13 +21,15 @@ import sys
 from pathlib import Path
 
 from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
+from cmfr_codec.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare_weights import evaluate, validation_clips  # noqa: E402
 
-COMPARED = ("fast", "slow")
+COMPARED = tuple(preset for preset in PRESETS if preset != "medium")
+"""The presets measured against medium."""
 
 
 def mean_encode_fps(report: dict) -> float:

@@ -121,8 +121,10 @@ class SequenceEncoder:
         self.intra_period = intra_period
         if preset == "slow":
             self.codec = refined_analysis(model.codec, quality_index)
+        elif preset == "fast":
+            self.codec = fast_analysis(model.codec)
         else:
-            self.codec = model.codec if preset == "medium" else fast_analysis(model.codec)
+            self.codec = model.codec
         self._buffer: DecodedPictureBuffer | None = None
         self._count = 0
 

@@ -80,10 +80,8 @@ def refined_analysis(codec: CmfrCodec, quality_index: int, steps: int = REFINE_S
         height, width = x.shape[-2:]
 
         def objective(y: torch.Tensor) -> torch.Tensor:
-            z_hat, z_likelihoods = intra.z_codec(intra.hyper_analysis(y), "noise", quality_index)
-            y_hat, y_likelihoods = intra.y_codec(y, intra.hyper_synthesis(z_hat), "noise")
-            x_hat = intra._decode(y_hat, quality_index, height, width).x_hat
-            return lambda_q * yuv_mse(x_hat, x) + _bits_per_pixel(x, y_likelihoods, z_likelihoods)
+            output = intra._from_latent(y, quality_index, "noise", height, width)
+            return lambda_q * yuv_mse(output.x_hat, x) + output.bpp
 
         return refine_latent(codec.intra._analyse(x, quality), objective, steps)
 
@@ -97,7 +95,8 @@ def refined_analysis(codec: CmfrCodec, quality_index: int, steps: int = REFINE_S
             latent, likelihoods = latent_codec(scaled * quantisation_steps, conditions.latent_prior, quality_index,
                                                "noise")
             x_hat = inter._reconstruct(latent, conditions).x_hat
-            return lambda_q * yuv_mse(x_hat, x) + _bits_per_pixel(x, *likelihoods.values())
+            bits = -sum(values.log2().sum() for values in likelihoods.values())
+            return lambda_q * yuv_mse(x_hat, x) + bits / (LUMA_PHASES * x.shape[-2] * x.shape[-1])
 
         scaled = refine_latent(codec.inter._analyse(x, conditions) / quantisation_steps, objective, steps)
         return scaled * quantisation_steps
@@ -106,7 +105,3 @@ def refined_analysis(codec: CmfrCodec, quality_index: int, steps: int = REFINE_S
     inter._analyse = inter_analyse
     return refined
 
-
-def _bits_per_pixel(x: torch.Tensor, *likelihoods: torch.Tensor) -> torch.Tensor:
-    luma_pixels = LUMA_PHASES * x.shape[-2] * x.shape[-1]
-    return -sum(values.log2().sum() for values in likelihoods) / luma_pixels

@@ -153,12 +153,16 @@ class IntraCodec(nn.Module):
         ``quality_index`` is one index for the batch or a (B,) tensor of (fractional) indices.
         """
         height, width = self._check_frame(x)
-        y = self._analyse(x, quality_index)
+        return self._from_latent(self._analyse(x, quality_index), quality_index, quantization, height, width)
+
+    def _from_latent(self, y: torch.Tensor, quality_index: int | float | torch.Tensor, quantization: Quantization,
+                     height: int, width: int) -> IntraOutput:
+        """The training path after the analysis: the latent ``y`` (B, C, ...) of ``height`` x ``width`` frames."""
         z_hat, z_likelihoods = self.z_codec(self.hyper_analysis(y), quantization, quality_index)
         y_hat, y_likelihoods = self.y_codec(y, self.hyper_synthesis(z_hat), quantization)
         decoded = self._decode(y_hat, quality_index, height, width)
         bits = -(y_likelihoods.log2().sum() + z_likelihoods.log2().sum())
-        luma_pixels = x.shape[0] * LUMA_PHASES * height * width
+        luma_pixels = y.shape[0] * LUMA_PHASES * height * width
         return IntraOutput(decoded.x_hat, decoded.feature, {"y": y_likelihoods, "z": z_likelihoods},
                            bits, bits / luma_pixels)
 

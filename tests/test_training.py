@@ -456,14 +456,31 @@ def test_cmfr_train_rate_factor_multiplies_the_stage_rate_weight_and_is_refused_
         with_overrides(load_stage("cascade"), rate_weight=-1.0)
 
 
+def refit_densities(weights: Path, prepared: Path, run_cmfr, output: Path) -> Path:
+    """A short ``cmfr train --stage densities`` from ``weights`` into ``output``; -> the refitted weights."""
+    refit = run_cmfr("train", "--stage", "densities", "--init", weights, "--steps", "20", "--learning-rate", "3e-2",
+                     "--data", prepared, "--output", output, "--batch", "2", "--crop", "64", "--frames", "3",
+                     "--workers", "0", "--validation-clips", "1", "--device", "cpu")
+    assert refit.exit_code == 0, refit.stderr
+    return output / "densities" / "tiny.intra.cmfrw"
+
+
+def encode_with_both(run_cmfr, folder: Path, before: Path, after: Path, *options: str) -> None:
+    """The example clip coded by the weights ``before`` and ``after`` into ``folder``/{before,after}.{bin,y4m};
+    the same pictures from both, and fewer bytes from ``after``."""
+    clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
+    for name, weights in (("before", before), ("after", after)):
+        coded = run_cmfr("encode", clip, folder / f"{name}.bin", "--model", weights, *options,
+                         "--recon", folder / f"{name}.y4m")
+        assert coded.exit_code == 0, coded.stderr
+    assert (folder / "after.y4m").read_bytes() == (folder / "before.y4m").read_bytes()
+    assert (folder / "after.bin").stat().st_size < (folder / "before.bin").stat().st_size
+
+
 def test_the_densities_stage_lowers_the_coded_size_and_leaves_every_decoded_picture_as_it_was(
         all_stages: Path, prepared: Path, run_cmfr, tmp_path: Path):
     trained = all_stages / "cascade" / "tiny.intra.cmfrw"
-    refit = run_cmfr("train", "--stage", "densities", "--init", trained, "--steps", "20", "--learning-rate", "3e-2",
-                     "--data", prepared, "--output", tmp_path / "run", "--batch", "2", "--crop", "64", "--frames", "3",
-                     "--workers", "0", "--validation-clips", "1", "--device", "cpu")
-    assert refit.exit_code == 0, refit.stderr
-    refitted = tmp_path / "run" / "densities" / "tiny.intra.cmfrw"
+    refitted = refit_densities(trained, prepared, run_cmfr, tmp_path / "run")
     from cmfr_codec.weights import find_weights, load_model
 
     before, after = (load_model(find_weights(str(weights)), for_coding=False).codec.state_dict()
@@ -473,13 +490,7 @@ def test_the_densities_stage_lowers_the_coded_size_and_leaves_every_decoded_pict
     scale_maps = {key for key in before if key.endswith(".index_map")}
     assert {key for key in before if not torch.equal(before[key], after[key])} <= densities | scale_maps
     assert any(not torch.equal(before[key], after[key]) for key in densities)
-    clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
-    for name, weights in (("before", trained), ("after", refitted)):
-        coded = run_cmfr("encode", clip, tmp_path / f"{name}.bin", "--model", weights, "--frames", "4",
-                         "--quality", "30", "--recon", tmp_path / f"{name}.y4m")
-        assert coded.exit_code == 0, coded.stderr
-    assert (tmp_path / "after.y4m").read_bytes() == (tmp_path / "before.y4m").read_bytes()
-    assert (tmp_path / "after.bin").stat().st_size < (tmp_path / "before.bin").stat().st_size
+    encode_with_both(run_cmfr, tmp_path, trained, refitted, "--frames", "4", "--quality", "30")
 
 
 def test_the_densities_stage_gives_a_one_band_model_its_density_bands(all_stages: Path, prepared: Path, run_cmfr,
@@ -492,23 +503,14 @@ def test_the_densities_stage_gives_a_one_band_model_its_density_bands(all_stages
     one_band.update_tables()
     (tmp_path / "old").mkdir()
     old = save_weights(one_band, tmp_path / "old" / "tiny")
-    refit = run_cmfr("train", "--stage", "densities", "--init", old.intra, "--steps", "20", "--learning-rate", "3e-2",
-                     "--data", prepared, "--output", tmp_path / "run", "--batch", "2", "--crop", "64", "--frames", "3",
-                     "--workers", "0", "--validation-clips", "1", "--device", "cpu")
-    assert refit.exit_code == 0, refit.stderr
-    refitted = tmp_path / "run" / "densities" / "tiny.intra.cmfrw"
+    refitted = refit_densities(old.intra, prepared, run_cmfr, tmp_path / "run")
     banded = load_model(find_weights(str(refitted)), for_coding=False).codec
     assert banded.config.intra.density_bands == banded.config.inter.density_bands == load_stage("densities").density_bands
     assert banded.intra.z_codec.cdf_tables.shape[0] == 8 * banded.config.intra.hyper_channels
-    clip = Path(__file__).resolve().parents[1] / "examples" / "city_416x240_25fps.mkv"
+    encode_with_both(run_cmfr, tmp_path, old.intra, refitted, "--frames", "3", "--quality", "5")
     for name, weights in (("before", old.intra), ("after", refitted)):
-        coded = run_cmfr("encode", clip, tmp_path / f"{name}.bin", "--model", weights, "--frames", "3",
-                         "--quality", "5", "--recon", tmp_path / f"{name}.y4m")
-        assert coded.exit_code == 0, coded.stderr
         decoded = run_cmfr("decode", tmp_path / f"{name}.bin", tmp_path / f"{name}.yuv", "--model", weights)
         assert decoded.exit_code == 0, decoded.stderr
-    assert (tmp_path / "after.y4m").read_bytes() == (tmp_path / "before.y4m").read_bytes()
-    assert (tmp_path / "after.bin").stat().st_size < (tmp_path / "before.bin").stat().st_size
 
 
 def test_density_bands_belong_to_densities_stages():
