@@ -10,6 +10,7 @@ from .options import (
     DEFAULT_INTRA_PERIOD,
     DEFAULT_QUALITY,
     QUALITY_RANGE,
+    hierarchy_options,
     input_selection,
     model_selection,
     preset_option,
@@ -29,7 +30,8 @@ from .summary import report_totals
     type=QUALITY_RANGE,
     default=DEFAULT_QUALITY,
     show_default=True,
-    help="Quality index from 0 (fewest bits) to 63 (best quality).",
+    help="Quality index from 0 (fewest bits) to 63 (best quality); the I-frames and every "
+    "--hierarchy-period-th P-frame are coded --hierarchy-boost indices higher (at most 63).",
 )
 @click.option(
     "--intra-period",
@@ -50,6 +52,7 @@ from .summary import report_totals
     "'cmfr decode' reproduces it bit for bit (default: not written).",
 )
 @preset_option("--preset")
+@hierarchy_options("--")
 @model_selection
 @threads_option
 def encode(
@@ -63,6 +66,8 @@ def encode(
     skip: int,
     recon_path: Path | None,
     cmfr_preset: str,
+    hierarchy_period: int,
+    hierarchy_boost: int,
     model: str,
     device: str,
 ) -> None:
@@ -72,6 +77,7 @@ def encode(
     name (Name_1920x1080_50.yuv). Other inputs are converted to yuv420p (BT.709 for RGB).
     """
     from cmfr_codec.device import resolve_device
+    from cmfr_codec.hierarchy import QualityHierarchy
     from cmfr_codec.io import open_video
     from cmfr_codec.pipeline import encode_video
     from cmfr_codec.progress import CodingProgress
@@ -86,5 +92,5 @@ def encode(
         info = reader.info
         with CodingProgress("encoding", info.frame_count, float(info.fps)) as progress:
             result = encode_video(reader, output_path, loaded, quality_index, intra_period, recon_path,
-                                  progress.update, cmfr_preset)
+                                  progress.update, cmfr_preset, QualityHierarchy(hierarchy_period, hierarchy_boost))
     report_totals("encoded", result, info.width, info.height, info.fps, output_path)

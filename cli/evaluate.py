@@ -30,7 +30,7 @@ from cmfr_codec.evaluation.settings import (
 from cmfr_codec.io.frames import VideoInfo
 
 from .console import report_console
-from .options import input_selection, model_selection, preset_option
+from .options import hierarchy_options, input_selection, model_selection, preset_option
 from .paths import check_distinct
 
 AVERAGING = "arithmetic mean of per-frame values"
@@ -38,7 +38,7 @@ AVERAGING = "arithmetic mean of per-frame values"
 SINGLE_PAIR_OPTIONS = ("bitstream_path", "per_frame")
 COMPARISON_OPTIONS = (
     "codecs", "qualities", "crf", "rate_control", "preset", "av1_crf", "av1_preset", "intra_period",
-    "cmfr_preset", "model", "device", "anchor", "bd_method", "resume", "jobs",
+    "cmfr_preset", "hierarchy_period", "hierarchy_boost", "model", "device", "anchor", "bd_method", "resume", "jobs",
 )
 
 
@@ -139,6 +139,7 @@ def _number_list(low: int, high: int):
 )
 @input_selection
 @preset_option("--cmfr-preset")
+@hierarchy_options("--cmfr-")
 @model_selection
 @click.option("--msssim/--no-msssim", default=True, show_default=True, help="Compute MS-SSIM (Y and YUV 6:1:1).")
 @click.option(
@@ -244,6 +245,8 @@ def _compare(
     frames: int | None,
     skip: int,
     cmfr_preset: str,
+    hierarchy_period: int,
+    hierarchy_boost: int,
     model: str,
     device: str,
     msssim: bool,
@@ -257,6 +260,7 @@ def _compare(
     from cmfr_codec.evaluation.compare import Comparison, plan, run_comparison
     from cmfr_codec.evaluation.report import csv_path, finished_entries, plot_path
     from cmfr_codec.evaluation.settings import CodecSettings
+    from cmfr_codec.hierarchy import QualityHierarchy
     from cmfr_codec.progress import frame_progress
 
     if report_path is not None:
@@ -265,7 +269,9 @@ def _compare(
         check_distinct(*input_paths, report_path, csv_path(report_path), plot_path(report_path))
     settings = CodecSettings(
         qualities=qualities, crf=crf, av1_crf=av1_crf, rate_control=rate_control, preset=preset,
-        av1_preset=av1_preset, model=model, cmfr_preset=cmfr_preset, device=resolve_device(device) if "cmfr" in codecs else "cpu",
+        av1_preset=av1_preset, model=model, cmfr_preset=cmfr_preset,
+        cmfr_hierarchy=QualityHierarchy(hierarchy_period, hierarchy_boost),
+        device=resolve_device(device) if "cmfr" in codecs else "cpu",
     )
     comparison = Comparison(
         inputs=input_paths, codecs=codecs, settings=settings, intra_period=intra_period, frames=frames,

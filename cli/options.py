@@ -10,6 +10,7 @@ import click
 
 from cmfr_codec.device import DEVICE_CHOICES
 from cmfr_codec.errors import InputError
+from cmfr_codec.hierarchy import DEFAULT_HIERARCHY_BOOST, DEFAULT_HIERARCHY_PERIOD
 from cmfr_codec.presets import DEFAULT_PRESET, PRESETS
 from cmfr_codec.weights import DEFAULT_MODEL
 
@@ -111,6 +112,34 @@ def preset_option(name: str) -> Callable[[Any], Any]:
         "with gradient steps (fewer bits, better pictures, many times slower); fast runs the encoder-only networks "
         "in bfloat16 where the device has it natively and estimates motion at half resolution (docs/performance.md, "
         "'Encoder presets'). Any preset's stream decodes the same way.",
+    )
+
+
+def hierarchy_options(prefix: str) -> Callable[[Any], Any]:
+    """The quality hierarchy's two options: ``--hierarchy-*`` for ``cmfr encode``, ``--cmfr-hierarchy-*`` for
+    ``cmfr eval`` (``prefix`` is ``--`` or ``--cmfr-``)."""
+    return _compose(
+        click.option(
+            f"{prefix}hierarchy-period",
+            "hierarchy_period",
+            type=click.IntRange(min=1),
+            default=DEFAULT_HIERARCHY_PERIOD,
+            show_default=True,
+            metavar="N",
+            help=f"Code each I-frame and every Nth P-frame after it {prefix}hierarchy-boost quality indices above "
+            "the requested one, the P-frames between them at it: better pictures for the same bits "
+            "(docs/models.md, 'The quality hierarchy'). 1 codes every frame at the requested quality.",
+        ),
+        click.option(
+            f"{prefix}hierarchy-boost",
+            "hierarchy_boost",
+            type=click.IntRange(0, 63),
+            default=DEFAULT_HIERARCHY_BOOST,
+            show_default=True,
+            metavar="B",
+            help=f"How many quality indices above the requested one the {prefix}hierarchy-period frames are coded "
+            "(never above 63; 0 codes every frame at the requested quality).",
+        ),
     )
 
 

@@ -24,10 +24,11 @@ import torch
 from cmfr_codec.bitstream import BitstreamReader, BitstreamWriter, FrameRecord, FrameType, SequenceHeader
 from cmfr_codec.entropy.bands import Answer, band_bytes, band_stream_names, deferred_band_coding
 from cmfr_codec.errors import BitstreamError, InputError
+from cmfr_codec.hierarchy import DEFAULT_HIERARCHY, QualityHierarchy
 from cmfr_codec.io import VideoReader, create_video_writer
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
 from cmfr_codec.models.analysis import fast_analysis
-from cmfr_codec.models.codec import PADDING_MULTIPLE
+from cmfr_codec.models.codec import PADDING_MULTIPLE, CmfrCodec
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.models.inter import LATENT_STRIDE, MOTION_STREAM
 from cmfr_codec.models.intra import FRAME_STREAM
@@ -111,20 +112,27 @@ class PendingRecord:
 
 
 class SequenceEncoder:
-    """Codes the frames of one sequence in order, keeping the decoder's picture buffer."""
+    """Codes the frames of one sequence in order, keeping the decoder's picture buffer.
 
-    def __init__(self, model: LoadedModel, quality_index: int, intra_period: int, preset: str = DEFAULT_PRESET):
+    Each frame is coded at the quality index ``hierarchy`` gives it (:mod:`cmfr_codec.hierarchy`).
+    """
+
+    def __init__(self, model: LoadedModel, quality_index: int, intra_period: int, preset: str = DEFAULT_PRESET,
+                 hierarchy: QualityHierarchy = DEFAULT_HIERARCHY):
         if preset not in PRESETS:
             raise InputError(f"unknown preset {preset!r}: the presets are {', '.join(PRESETS)}")
         self.model = model
         self.quality_index = quality_index
         self.intra_period = intra_period
-        if preset == "slow":
-            self.codec = refined_analysis(model.codec, quality_index)
-        elif preset == "fast":
-            self.codec = fast_analysis(model.codec)
-        else:
-            self.codec = model.codec
+        self.hierarchy = hierarchy
+        self._shared: CmfrCodec | None = None
+        """The codec of every frame, for the presets whose codec does not depend on the quality."""
+        if preset == "fast":
+            self._shared = fast_analysis(model.codec)
+        elif preset == "medium":
+            self._shared = model.codec
+        self._refined: dict[int, CmfrCodec] = {}
+        """``slow``'s codecs by quality index: each refines towards its own quality's lambda."""
         self._buffer: DecodedPictureBuffer | None = None
         self._count = 0
 
@@ -135,20 +143,30 @@ class SequenceEncoder:
         Worker processes may still be coding the record's row bands: resolving it after the next
         frame's :meth:`encode` overlaps their work with that frame's networks.
         """
-        codec = self.codec
+        position = self._count % self.intra_period if self.intra_period > 0 else self._count
+        quality_index = self.hierarchy.frame_quality(self.quality_index, position)
+        codec = self._codec(quality_index)
         x = frame_to_tensor(frame, self.model.device)
         with deferred_band_coding():
             if is_intra(self._count, self.intra_period):
-                decoded, streams = codec.intra.compress(x, self.quality_index)
+                decoded, streams = codec.intra.compress(x, quality_index)
                 self._buffer = DecodedPictureBuffer(frame=decoded.x_hat)
                 frame_type = FrameType.INTRA
             else:
-                decoded, streams = codec.inter.compress(x, self._buffer, self.quality_index)
+                decoded, streams = codec.inter.compress(x, self._buffer, quality_index)
                 self._buffer = decoded.dpb
                 frame_type = FrameType.PREDICTED
         self._count += 1
         reconstruction = tensor_to_frame(decoded.x_hat, frame.width, frame.height) if reconstruct else None
-        return PendingRecord(frame_type, self.quality_index, streams), reconstruction
+        return PendingRecord(frame_type, quality_index, streams), reconstruction
+
+    def _codec(self, quality_index: int) -> CmfrCodec:
+        """The preset's codec for the frames of ``quality_index``."""
+        if self._shared is not None:
+            return self._shared
+        if quality_index not in self._refined:
+            self._refined[quality_index] = refined_analysis(self.model.codec, quality_index)
+        return self._refined[quality_index]
 
 
 def max_decode_pixels() -> int:
@@ -215,9 +233,11 @@ def encode_video(
     recon_path: Path | None = None,
     on_frame: FrameCallback | None = None,
     preset: str = DEFAULT_PRESET,
+    hierarchy: QualityHierarchy = DEFAULT_HIERARCHY,
 ) -> CodingResult:
     """Encode every frame ``reader`` yields into ``output_path`` (and the reconstruction into
-    ``recon_path``) with the encoder ``preset`` (:data:`PRESETS`)."""
+    ``recon_path``) with the encoder ``preset`` (:data:`PRESETS`), each frame at the quality
+    ``hierarchy`` gives it; the header records the requested ``quality_index``."""
     info = reader.info
     header = SequenceHeader(
         model_name=model.name,
@@ -230,7 +250,7 @@ def encode_video(
         intra_period=intra_period,
         substream_names=substream_names(info.width, info.height),
     )
-    encoder = SequenceEncoder(model, quality_index, intra_period, preset)
+    encoder = SequenceEncoder(model, quality_index, intra_period, preset, hierarchy)
     recon = create_video_writer(recon_path, info) if recon_path is not None else None
     frames = 0
     try:

@@ -24,6 +24,7 @@ from cmfr_codec.errors import CmfrError
 from cmfr_codec.evaluation.baselines import BASELINES, DecodeClock, decode_packets, encode_frames
 from cmfr_codec.evaluation.settings import CodecSettings
 from cmfr_codec.evaluation.sources import SourceSequence
+from cmfr_codec.hierarchy import QualityHierarchy
 from cmfr_codec.io import VideoReader
 from cmfr_codec.io.frames import VideoInfo, YuvFrame
 from cmfr_codec.metrics import SequenceScores, bits_per_pixel, kilobits_per_second
@@ -94,7 +95,7 @@ def plan_jobs(
 def _coding(codec: str, quality: int, intra_period: int, settings: CodecSettings, model_digest: str | None) -> dict[str, Any]:
     if codec == "cmfr":
         return {"model": settings.model, "model_digest": model_digest, "device": settings.device,
-                "preset": settings.cmfr_preset}
+                "preset": settings.cmfr_preset, "hierarchy": asdict(settings.cmfr_hierarchy)}
     baseline = BASELINES[codec]
     preset = str(settings.av1_preset) if codec == "svtav1" else settings.preset
     rate_control = "crf" if codec == "svtav1" else settings.rate_control
@@ -162,7 +163,8 @@ def _code_cmfr(job: Job, workdir: Path) -> _Coded:
     bitstream, decoded_path = workdir / "coded.bin", workdir / "decoded.y4m"
     with _TimedReader(job.sequence.open()) as reader:
         started = time.perf_counter()
-        encode_video(reader, bitstream, model, job.quality, job.intra_period, preset=job.coding["preset"])
+        encode_video(reader, bitstream, model, job.quality, job.intra_period, preset=job.coding["preset"],
+                     hierarchy=QualityHierarchy(**job.coding["hierarchy"]))
         encode_seconds = time.perf_counter() - started - reader.seconds
     with BitstreamReader(bitstream) as coded:
         records = list(coded.scan())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cmfr_codec.hierarchy import DEFAULT_HIERARCHY, QualityHierarchy
 from cmfr_codec.presets import DEFAULT_PRESET as DEFAULT_CMFR_PRESET
 from cmfr_codec.weights import DEFAULT_MODEL
 
@@ -40,6 +41,7 @@ class CodecSettings:
     av1_preset: int = DEFAULT_AV1_PRESET
     model: str = DEFAULT_MODEL
     cmfr_preset: str = DEFAULT_CMFR_PRESET
+    cmfr_hierarchy: QualityHierarchy = DEFAULT_HIERARCHY
     device: str = "cpu"
 
     def points(self, codec: str) -> tuple[int, ...]:
