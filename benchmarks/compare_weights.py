@@ -48,6 +48,15 @@ def validation_clips() -> list[Path]:
     return [EXAMPLE_CLIP, *([bikes] if bikes.is_file() else [])]
 
 
+def add_model_run_arguments(parser: argparse.ArgumentParser, run: str) -> None:
+    """``--model``, ``--frames``, ``--qualities`` and ``--run`` (default ``runs/RUN``) of the scripts that code
+    the validation clips with one model under several encoder settings."""
+    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights file (default: cmfr-s)")
+    parser.add_argument("--frames", type=int, default=32, help="frames per clip (default: 32)")
+    parser.add_argument("--qualities", default="0,21,42,63", help="quality indices (default: 0,21,42,63)")
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / run, help=f"report folder (default: runs/{run})")
+
+
 def evaluate(weights: str, inputs: list[Path], report: Path, frames: int, qualities: str,
              options: tuple[str, ...] = ()) -> dict:
     """``cmfr eval --codecs cmfr`` of ``weights`` (plus any further eval ``options``) into ``report``."""

@@ -23,10 +23,9 @@ from pathlib import Path
 from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
 from cmfr_codec.hierarchy import DEFAULT_HIERARCHY, FLAT, QualityHierarchy
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_weights import evaluate, validation_clips  # noqa: E402
+from compare_weights import add_model_run_arguments, evaluate, validation_clips  # noqa: E402
 
 DEFAULT_SETTINGS = "4x16,4x24,4x32,8x24"
 
@@ -57,11 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default=DEFAULT_SETTINGS,
                         help=f"hierarchies PERIODxBOOST, comma-separated (default: {DEFAULT_SETTINGS}; "
                              f"the default {name(DEFAULT_HIERARCHY)} is always added)")
-    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights file (default: cmfr-s)")
-    parser.add_argument("--frames", type=int, default=32, help="frames per clip (default: 32)")
-    parser.add_argument("--qualities", default="0,21,42,63", help="quality indices (default: 0,21,42,63)")
-    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "hierarchy-cost",
-                        help="report folder (default: runs/hierarchy-cost)")
+    add_model_run_arguments(parser, "hierarchy-cost")
     arguments = parser.parse_args(argv)
     try:
         settings = parse_settings(arguments.settings)

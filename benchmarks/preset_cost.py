@@ -23,10 +23,9 @@ from pathlib import Path
 from cmfr_codec.evaluation.model_comparison import compare, rd_points, table
 from cmfr_codec.presets import PRESETS
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_weights import evaluate, validation_clips  # noqa: E402
+from compare_weights import add_model_run_arguments, evaluate, validation_clips  # noqa: E402
 
 COMPARED = tuple(preset for preset in PRESETS if preset != "medium")
 """The presets measured against medium."""
@@ -43,11 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="*", type=Path, help="clips (default: the validation clips)")
     parser.add_argument("--preset", choices=COMPARED, default="fast",
                         help="the preset compared with medium (default: fast)")
-    parser.add_argument("--model", default="cmfr-s", help="installed model name or weights file (default: cmfr-s)")
-    parser.add_argument("--frames", type=int, default=32, help="frames per clip (default: 32)")
-    parser.add_argument("--qualities", default="0,21,42,63", help="quality indices (default: 0,21,42,63)")
-    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "preset-cost",
-                        help="report folder (default: runs/preset-cost)")
+    add_model_run_arguments(parser, "preset-cost")
     arguments = parser.parse_args(argv)
     inputs = arguments.inputs or validation_clips()
     arguments.run.mkdir(parents=True, exist_ok=True)
