@@ -60,9 +60,14 @@ class FrameReport:
     total_bytes: int
 
 
+def frames_since_intra(number: int, intra_period: int) -> int:
+    """How many frames frame ``number`` comes after the last I-frame (0: it is one)."""
+    return number % intra_period if intra_period > 0 else number
+
+
 def is_intra(number: int, intra_period: int) -> bool:
     """Frame 0 is always intra; then every ``intra_period``-th frame (never, for 0)."""
-    return number == 0 or (intra_period > 0 and number % intra_period == 0)
+    return frames_since_intra(number, intra_period) == 0
 
 
 def frame_to_tensor(frame: YuvFrame, device: str) -> torch.Tensor:
@@ -143,12 +148,12 @@ class SequenceEncoder:
         Worker processes may still be coding the record's row bands: resolving it after the next
         frame's :meth:`encode` overlaps their work with that frame's networks.
         """
-        position = self._count % self.intra_period if self.intra_period > 0 else self._count
+        position = frames_since_intra(self._count, self.intra_period)
         quality_index = self.hierarchy.frame_quality(self.quality_index, position)
         codec = self._codec(quality_index)
         x = frame_to_tensor(frame, self.model.device)
         with deferred_band_coding():
-            if is_intra(self._count, self.intra_period):
+            if position == 0:
                 decoded, streams = codec.intra.compress(x, quality_index)
                 self._buffer = DecodedPictureBuffer(frame=decoded.x_hat)
                 frame_type = FrameType.INTRA

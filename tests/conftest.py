@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from clips import example_frames
+from clips import example_frames, random_tiny_codec
 
 from cmfr_codec.io.frames import YuvFrame
 
@@ -40,3 +40,11 @@ def run_cmfr(capsys: pytest.CaptureFixture[str]):
 def small_clip_frames() -> list[YuvFrame]:
     return example_frames(6)
 
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised tiny model saved as a weights pair (unit tests only; never shipped)."""
+    from cmfr_codec.weights import save_weights
+
+    return save_weights(random_tiny_codec(), tmp_path_factory.mktemp("weights") / "tiny").intra

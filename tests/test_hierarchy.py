@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from benchmark_modules import load_benchmark
@@ -13,12 +12,7 @@ from clips import random_tiny_codec, scaled_example_frames, write_raw_yuv
 from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.hierarchy import FLAT, QualityHierarchy
 from cmfr_codec.pipeline import SequenceEncoder
-from cmfr_codec.weights import LoadedModel, save_weights
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_weights(random_tiny_codec(), tmp_path_factory.mktemp("weights") / "tiny").intra
+from cmfr_codec.weights import LoadedModel
 
 
 def test_the_i_frame_and_every_period_th_frame_after_it_are_boosted_and_the_others_keep_the_quality():

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-from clips import REPO, example_frames, random_tiny_codec, scaled_example_frames, write_raw_yuv
+from clips import REPO, example_frames, scaled_example_frames, write_raw_yuv
 
 from cmfr_codec.bitstream import BitstreamReader
 from cmfr_codec.determinism import reproducible_inference
@@ -17,15 +16,7 @@ from cmfr_codec.entropy import bands
 from cmfr_codec.io import open_video
 from cmfr_codec.models.dpb import DecodedPictureBuffer
 from cmfr_codec.pipeline import frame_to_tensor, is_intra
-from cmfr_codec.weights import DEFAULT_MODEL, find_weights, load_model, save_weights
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised tiny model saved as a weights pair (unit tests only; never shipped)."""
-    codec = random_tiny_codec()
-    stem = tmp_path_factory.mktemp("weights") / "tiny"
-    return save_weights(codec, stem).intra
+from cmfr_codec.weights import DEFAULT_MODEL, find_weights, load_model
 
 
 def _frames_planes(path: Path, size: tuple[int, int] | None = None) -> list[tuple[np.ndarray, ...]]:
