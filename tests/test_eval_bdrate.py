@@ -85,3 +85,11 @@ def test_bd_psnr_is_the_mean_quality_gain_over_the_common_rate_range():
     assert bd_psnr(anchor, [(rate * 10, quality) for rate, quality in anchor]) == (
         None, "the curves cover no common rate range")
     assert bd_psnr(anchor, [(0.1, 30.0), (0.1, 31.0)])[1] == "the codec has two points of equal rate"
+
+
+def test_rate_points_that_coded_the_same_stream_count_once_and_different_ones_of_equal_quality_are_refused():
+    # cmfr's qualities 42 and 63 of a single I-frame both code it at 63 under the quality hierarchy
+    repeated = [*_scaled(ANCHOR, 0.5), _scaled(ANCHOR, 0.5)[-1]]
+    assert bd_rate(ANCHOR, repeated) == (pytest.approx(-50.0, abs=1e-9), None)
+    assert bd_rate([*ANCHOR, ANCHOR[0]], ANCHOR) == (pytest.approx(0.0, abs=1e-12), None)
+    assert bd_rate(ANCHOR, [(0.1, 30.0), (0.2, 30.0)]) == (None, "the codec has two points of equal quality")

@@ -54,6 +54,9 @@ def _bjontegaard(function: str, anchor: Curve, test: Curve, method: str, axis: i
     matplotlib.use("Agg")  # bjontegaard imports pyplot; a command-line tool must never open a window
     import bjontegaard
 
+    # Rate points that coded to the same stream (e.g. cmfr's qualities 42 and 63 of one I-frame under the
+    # quality hierarchy, both at 63) are one point of the curve, not two of equal quality.
+    anchor, test = list(dict.fromkeys(anchor)), list(dict.fromkeys(test))
     problem = _unusable(anchor, method, "the anchor", axis) or _unusable(test, method, "the codec", axis)
     if problem:
         return None, problem
