@@ -4,8 +4,9 @@
         [--crop 192] [--steps 5] [--devices cpu,cuda] [--data data/prepared --workers 4]
 
 The model step is timed on in-memory batches of real content (192x192 crops of the 416x240 example clip), so it
-measures the networks, the loss, the backward pass and Adam alone (bf16 autocast on CUDA, as
-``cmfr train`` runs).  With ``--data`` the loader of ``cmfr train`` (StepBatches in DataLoader
+measures the networks, the loss, the backward pass and Adam alone: on CUDA in bf16 autocast, as
+``cmfr train`` runs there; on the CPU in fp32 (``--precision auto``) and, where the CPU computes
+bfloat16 natively, also in bf16 (``--precision bf16``).  With ``--data`` the loader of ``cmfr train`` (StepBatches in DataLoader
 workers, prefetching 4 batches each) is timed on its own too: its samples/s must exceed the
 step's, or the GPU waits for data.  ``--devices`` defaults to the CPU, plus CUDA when a GPU is
 usable.  One warm-up step per configuration is not timed.
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from cmfr_codec.io import open_video
+from cmfr_codec.models.analysis import native_bfloat16
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import preset
 from cmfr_codec.models.layers import yuv420_to_tensor
@@ -47,7 +49,8 @@ def example_batch(batch: int, frames: int, crop: int) -> torch.Tensor:
     return torch.stack([clip[start : start + frames, :, :half, :half] for start in range(batch)])
 
 
-def time_steps(model_name: str, stage_name: str, batch: int, crop: int, steps: int, device: str) -> float:
+def time_steps(model_name: str, stage_name: str, batch: int, crop: int, steps: int, device: str,
+               bf16: bool) -> float:
     """Seconds per optimiser step (after one warm-up step)."""
     stage = with_overrides(load_stage(stage_name), batch=batch, crop=crop)
     codec = CmfrCodec(preset(model_name)).to(device).train()
@@ -61,7 +64,7 @@ def time_steps(model_name: str, stage_name: str, batch: int, crop: int, steps: i
         if device == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        with training_autocast(device, True):
+        with training_autocast(device, bf16):
             loss = objective(snippets, quality)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -103,9 +106,14 @@ def main() -> None:
           + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
     print(f"stage {arguments.stage}, batch {arguments.batch}, crop {crop}")
     for device in devices:
+        # CUDA as cmfr train runs it (bf16); the CPU in fp32 (--precision auto) and, where native, bf16
+        precisions = ["bf16"] if device == "cuda" else ["fp32"] + (["bf16"] if native_bfloat16(device) else [])
         for model in arguments.models.split(","):
-            seconds = time_steps(model, arguments.stage, arguments.batch, crop, arguments.steps, device)
-            print(f"{model:10s} {device:5s} {1 / seconds:8.2f} steps/s {arguments.batch / seconds:8.2f} samples/s")
+            for precision in precisions:
+                seconds = time_steps(model, arguments.stage, arguments.batch, crop, arguments.steps, device,
+                                     precision == "bf16")
+                print(f"{model:10s} {device:5s} {precision:5s} {1 / seconds:8.2f} steps/s "
+                      f"{arguments.batch / seconds:8.2f} samples/s")
     if arguments.data is not None:
         seconds = time_loader(arguments.data, arguments.stage, arguments.batch, crop, 4 * arguments.steps, arguments.workers)
         print(f"loader     {arguments.workers} workers {1 / seconds:8.2f} batches/s {arguments.batch / seconds:8.2f} samples/s")

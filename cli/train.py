@@ -63,6 +63,12 @@ from .data import DEFAULT_PREPARED
 @click.option("--lambda-spread", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exponent on the lambda range about its centre 267: 1 trains DCVC-DC's 85..840 from quality 0 "
                    "to 63, 2 trains 27..2641, a wider quality span (default: the stage config's, 1).")
+@click.option("--hierarchy-period", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Stages with P-frames: code frame 0 (the I-frame) and every Nth P-frame of each snippet "
+                   "--hierarchy-boost quality indices above the sample's, at their lambda, as 'cmfr encode' "
+                   "codes them; 1 trains every frame at the sample's quality (default: the stage config's, 1).")
+@click.option("--hierarchy-boost", type=click.IntRange(0, 63), default=None, metavar="B",
+              help="Quality indices those frames are raised by, never above 63 (default: the stage config's, 0).")
 @click.option("--rate-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplies the stage config's rate weight (loss lambda * D + weight * R): above 1 trains a "
                    "cheaper coder, e.g. a motion coder that spends fewer bits on the flow; the inter stage's "
@@ -73,15 +79,18 @@ from .data import DEFAULT_PREPARED
               help="Seed of every random choice (a resumed run keeps its checkpoint's seed).")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
               help="DataLoader worker processes per training process (0: load in the training process).")
-@click.option("--precision", type=click.Choice(("bf16", "fp32")), default="bf16", show_default=True,
-              help="bf16 autocast on CUDA (the CPU always trains in fp32).")
+@click.option("--precision", type=click.Choice(("auto", "bf16", "fp32")), default="auto", show_default=True,
+              help="auto: bf16 autocast on CUDA, fp32 on the CPU; bf16: bf16 autocast on CUDA and on CPUs that "
+                   "compute bfloat16 natively (AVX512-BF16, AMX: a third to a half more inter-stage steps a second "
+                   "there; refused on other CPUs); fp32: no autocast.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto picks CUDA when a GPU is usable; under torchrun each process takes GPU LOCAL_RANK.")
 def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, fresh_motion: bool, without: str,
           intra_from: Path | None, resume: Path | None,
           steps: int | None, batch: int | None, crop: int | None, frames: int | None, distill_steps: int | None,
           checkpoint_every: int | None, validate_every: int | None, validation_clips: int | None,
-          learning_rate: float | None, quality_lr_scale: float | None, lambda_spread: float | None, rate_factor: float,
+          learning_rate: float | None, quality_lr_scale: float | None, lambda_spread: float | None,
+          hierarchy_period: int | None, hierarchy_boost: int | None, rate_factor: float,
           log_every: int | None, seed: int,
           workers: int, precision: str, device: str) -> None:
     """Train the CMFR model on a prepared set, stage by stage, resumable.
@@ -123,13 +132,15 @@ def train(stage: str, data: Path, output: Path, model_config: str, init: Path | 
                               checkpoint_every=checkpoint_every, validate_every=validate_every,
                               validation_clips=validation_clips, log_every=log_every,
                               quality_learning_rate_scale=quality_lr_scale,
-                              lambda_spread=lambda_spread, rate_weight=config.rate_weight * rate_factor, **rates)
+                              lambda_spread=lambda_spread, rate_weight=config.rate_weight * rate_factor,
+                              hierarchy_period=hierarchy_period if config.trains != "intra" else None,
+                              hierarchy_boost=hierarchy_boost if config.trains != "intra" else None, **rates)
 
     stages = [overrides(load_stage(name)) for name in (STAGE_ORDER if stage == "all" else (stage,))]
     place = join_process_group(resolve_device(device))
     try:
         report = click.echo if place.is_main else (lambda message: None)
-        settings = RunSettings(data=data, output=output, seed=seed, workers=workers, bf16=precision == "bf16",
+        settings = RunSettings(data=data, output=output, seed=seed, workers=workers, precision=precision,
                                place=place, report=lambda message: report(message, err=True))
         run_stages(stages, settings, config, init, resume, overrides, intra_from=intra_from,
                    reset_motion=fresh_motion)

@@ -42,9 +42,13 @@ class QualityHierarchy:
         if not 0 <= self.boost < QUALITY_LEVELS:
             raise ValueError(f"the hierarchy boost must lie in 0..{QUALITY_LEVELS - 1}, got {self.boost}")
 
+    def boosts(self, position: int) -> bool:
+        """Whether the frame ``position`` frames after the last I-frame (0: the I-frame) is an anchor coded higher."""
+        return self.period > 1 and self.boost > 0 and position % self.period == 0
+
     def frame_quality(self, quality_index: int, position: int) -> int:
         """The quality index of the frame ``position`` frames after the last I-frame (0: the I-frame)."""
-        if self.period > 1 and position % self.period == 0:
+        if self.boosts(position):
             return min(QUALITY_LEVELS - 1, quality_index + self.boost)
         return quality_index
 

@@ -518,3 +518,83 @@ def test_density_bands_belong_to_densities_stages():
         with_overrides(load_stage("cascade"), density_bands=8)
     with pytest.raises(InputError, match="density_bands must be 0..64"):
         with_overrides(load_stage("densities"), density_bands=65)
+
+
+def test_the_quality_hierarchy_codes_each_snippet_frame_at_its_encoder_quality_and_lambda(monkeypatch):
+    from cmfr_codec.training.losses import lambda_for
+
+    torch.manual_seed(7)
+    codec = trainer.new_codec("tiny")
+    stage = with_overrides(load_stage("cascade"), frames=6, crop=64, hierarchy_period=4, hierarchy_boost=24)
+    objective = trainer.StageObjective(codec, stage)
+    seen: list[list[int]] = []  # the quality indices each frame is coded at, per sample
+    intra, inter = codec.intra.forward, codec.inter.forward
+
+    def intra_forward(x, quality_index, *rest, **options):
+        seen.append(quality_index.tolist())
+        return intra(x, quality_index, *rest, **options)
+
+    def inter_forward(x, dpb, quality_index, *rest, **options):
+        seen.append(quality_index.tolist())
+        return inter(x, dpb, quality_index, *rest, **options)
+
+    monkeypatch.setattr(codec.intra, "forward", intra_forward)
+    monkeypatch.setattr(codec.inter, "forward", inter_forward)
+    mse: list[float] = []
+    monkeypatch.setattr(trainer, "_per_sample_mse", lambda x_hat, x, _mse=trainer._per_sample_mse: (
+        mse.append(_mse(x_hat, x)), mse[-1])[1])
+    terms = objective(torch.rand(2, 6, 6, 32, 32), torch.tensor([10, 50]), quantization="ste")
+    # frame 0 (the I-frame) and frame 4 are the anchors: 24 above, never above 63, as cmfr encode codes them
+    assert seen == [[34, 63], [10, 50], [10, 50], [10, 50], [34, 63], [10, 50]]
+    # each P-frame's distortion weighed by its own quality's lambda (the objective takes each frame's MSE twice:
+    # once for the loss, once for the log)
+    weighed = sum(torch.tensor([lambda_for(q) for q in frame]) @ error
+                  for frame, error in zip(seen[1:], mse[::2], strict=True))
+    bits = terms["loss"] - weighed / (5 * 2)
+    assert bits.item() == pytest.approx(terms["bpp"].item(), rel=1e-4)
+    flat = trainer.StageObjective(codec, with_overrides(stage, hierarchy_period=1))
+    assert flat.frame_quality(torch.tensor([10, 50]), 4).tolist() == [10, 50]
+
+
+def test_the_quality_hierarchy_is_a_stage_setting_cmfr_train_overrides_for_stages_with_p_frames(
+        prepared: Path, run_cmfr, tmp_path: Path):
+    result = run_cmfr("train", "--stage", "inter", "--steps", "1", "--data", prepared, "--output", tmp_path,
+                      "--hierarchy-period", "2", "--hierarchy-boost", "12", *TINY_RUN)
+    assert result.exit_code == 0, result.stderr
+    stage = load_checkpoint(tmp_path / "inter" / CHECKPOINT_NAME).stage
+    assert (stage.hierarchy_period, stage.hierarchy_boost) == (2, 12)
+    assert stage.hierarchy().frame_quality(60, 2) == 63
+    for option, value in (("--hierarchy-period", "0"), ("--hierarchy-boost", "64")):
+        refused = run_cmfr("train", "--stage", "inter", "--data", prepared, "--output", tmp_path / "no", option, value,
+                           *TINY_RUN)
+        assert refused.exit_code == 2 and option in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(InputError, match="applies to stages with P-frames"):
+        with_overrides(load_stage("intra"), hierarchy_period=4, hierarchy_boost=24)
+    assert load_stage("intra").hierarchy_period == 1  # --stage all leaves the intra stage flat
+
+
+def test_precision_auto_is_bf16_on_cuda_and_fp32_on_the_cpu_and_bf16_needs_a_cpu_that_has_it(monkeypatch):
+    assert trainer.trains_in_bf16("cuda:0", "auto") and trainer.trains_in_bf16("cuda", "bf16")
+    assert not trainer.trains_in_bf16("cuda", "fp32")
+    assert not trainer.trains_in_bf16("cpu", "auto") and not trainer.trains_in_bf16("cpu", "fp32")
+    monkeypatch.setattr(trainer, "native_bfloat16", lambda device: True)
+    assert trainer.trains_in_bf16("cpu", "bf16")
+    monkeypatch.setattr(trainer, "native_bfloat16", lambda device: False)
+    with pytest.raises(InputError, match="no native bfloat16"):
+        trainer.trains_in_bf16("cpu", "bf16")
+
+
+@pytest.mark.skipif(not trainer.native_bfloat16("cpu"), reason="this CPU has no native bfloat16")
+def test_cpu_bf16_training_is_autocast_reproducible_and_not_the_fp32_run(prepared: Path, tmp_path: Path):
+    def run(precision: str, output: Path) -> dict:
+        stage = with_overrides(load_stage("inter-rate"), steps=2, batch=2, crop=64, validate_every=2, log_every=1,
+                               validation_clips=1, learning_rate=1e-3)
+        settings = RunSettings(data=prepared, output=output, workers=0, precision=precision, report=lambda line: None)
+        run_stages([stage], settings, "tiny")
+        return load_checkpoint(output / "inter-rate" / CHECKPOINT_NAME).model
+
+    bf16, again, fp32 = run("bf16", tmp_path / "a"), run("bf16", tmp_path / "b"), run("fp32", tmp_path / "c")
+    assert all(torch.equal(value, again[name]) for name, value in bf16.items())
+    assert not all(torch.equal(value, fp32[name]) for name, value in bf16.items())
+    assert all(torch.isfinite(value).all() for value in bf16.values() if value.is_floating_point())

@@ -19,6 +19,9 @@ A stage says what trains, on what snippets, for how long and with which loss::
     lambda_spread = 1.0   # exponent on the anchors' range about its centre: 1 is 85..840, 2 is 27.0..2641
     checkpoint_every = 1000, validate_every = 1000, log_every = 10, validation_clips = 16
     max_frame_stride = 1  # snippets take every s-th frame of a clip, s random in 1..this (1: consecutive frames)
+    hierarchy_period = 1  # not intra: frame 0 (the I-frame) and every period-th P-frame after it are coded
+    hierarchy_boost = 0   # this many quality indices above the sample's (at most 63), at their lambda, as
+                          # the encoder's quality hierarchy codes them (cmfr_codec.hierarchy; 1 / 0: flat)
 
 Data options of one kind of stage each (``still_share`` and ``distill_steps`` are refused elsewhere)::
 
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from cmfr_codec.errors import InputError
+from cmfr_codec.hierarchy import QualityHierarchy
 from cmfr_codec.models.quality import QUALITY_LEVELS
 
 STAGE_ORDER = ("intra", "motion", "inter", "inter-rate", "cascade", "densities")
@@ -81,6 +85,8 @@ class StageConfig:
     max_frame_stride: int = 1
     synthetic_motion: float = 0.0
     density_bands: int = 0
+    hierarchy_period: int = 1
+    hierarchy_boost: int = 0
 
     def __post_init__(self) -> None:
         if self.trains not in TRAINED_PARTS:
@@ -126,9 +132,20 @@ class StageConfig:
             raise InputError(f"stage {self.name}: density_bands must be 0..{QUALITY_LEVELS}, got {self.density_bands}")
         if self.density_bands and self.trains != "densities":
             raise InputError(f"stage {self.name}: density_bands applies to densities stages only; set it to 0")
+        if self.hierarchy_period < 1:
+            raise InputError(f"stage {self.name}: hierarchy_period must be 1 or more, got {self.hierarchy_period}")
+        if not 0 <= self.hierarchy_boost < QUALITY_LEVELS:
+            raise InputError(f"stage {self.name}: hierarchy_boost must be 0..{QUALITY_LEVELS - 1}, got {self.hierarchy_boost}")
+        if self.trains == "intra" and self.hierarchy_period > 1 and self.hierarchy_boost:
+            raise InputError(f"stage {self.name}: the quality hierarchy applies to stages with P-frames; intra stages "
+                             f"code I-frames alone (set hierarchy_period = 1)")
         if self.synthetic_motion and (self.trains != "motion" or self.frames != 2):
             raise InputError(f"stage {self.name}: synthetic_motion makes frame pairs for motion stages "
                              f"(trains = \"motion\", frames = 2) only; set it to 0")
+
+    def hierarchy(self) -> QualityHierarchy:
+        """Which quality index each frame of a snippet is coded at (frame 0 is the I-frame)."""
+        return QualityHierarchy(self.hierarchy_period, self.hierarchy_boost)
 
     def learning_rate_at(self, step: int) -> float:
         """Exponential decay from ``learning_rate`` at step 1 to ``final_learning_rate`` at the last step."""

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from cmfr_codec.atomic import AtomicOutput
 from cmfr_codec.data.dataset import TRAIN, VALIDATION, ClipDataset, StillDataset
 from cmfr_codec.errors import InputError, ModelError
+from cmfr_codec.models.analysis import native_bfloat16
 from cmfr_codec.models.codec import CmfrCodec
 from cmfr_codec.models.config import PRESETS, ModelConfig, preset
 from cmfr_codec.models.dpb import DecodedPictureBuffer
@@ -238,8 +239,7 @@ class StageObjective(nn.Module):
     def forward(self, snippets: torch.Tensor, quality_index: torch.Tensor, quantization: str = "noise",
                 flow_targets: torch.Tensor | None = None, distill_weight: float = 0.0) -> dict[str, torch.Tensor]:
         stage = self.stage
-        lambdas = torch.tensor([lambda_for(int(q), stage.lambda_spread) * stage.lambda_scale for q in quality_index.tolist()],
-                               device=snippets.device)
+        lambdas = self._lambdas(quality_index)
         distortion = _per_sample_msssim_loss if stage.distortion == "msssim" else _per_sample_mse
         first = snippets[:, 0]
         flow_errors: list[torch.Tensor] = []
@@ -253,13 +253,15 @@ class StageObjective(nn.Module):
                       _per_sample_mse(output.x_hat, first), rate)]
         else:
             with torch.no_grad():
-                reference = self.codec.intra(first, quality_index, "ste").x_hat
+                reference = self.codec.intra(first, self.frame_quality(quality_index, 0), "ste").x_hat
             buffer = DecodedPictureBuffer(frame=reference)
             terms = []
             for index in range(1, snippets.shape[1]):
                 frame = snippets[:, index]
                 target = flow_targets[:, index - 1] if flow_targets is not None else None
-                output = self.codec.inter(frame, buffer, quality_index, quantization, flow=target)
+                frame_quality = self.frame_quality(quality_index, index)
+                lambdas = self._lambdas(frame_quality)
+                output = self.codec.inter(frame, buffer, frame_quality, quantization, flow=target)
                 if stage.trains == "motion":
                     rate = _per_sample_bpp(output.likelihoods, lambda name: name.startswith("motion_"), luma_pixels)
                     loss = lambdas * distortion(output.warped, frame) + stage.rate_weight * rate
@@ -281,6 +283,20 @@ class StageObjective(nn.Module):
             result[DISTILL_COLUMN] = torch.stack(flow_errors).mean().detach()
         return result
 
+    def frame_quality(self, quality_index: torch.Tensor, position: int) -> torch.Tensor:
+        """The samples' quality indices for frame ``position`` of the snippet under the stage's quality hierarchy
+        (frame 0 is the I-frame); ``quality_index`` itself when the hierarchy is flat."""
+        hierarchy = self.stage.hierarchy()
+        if not hierarchy.boosts(position):
+            return quality_index
+        return torch.tensor([hierarchy.frame_quality(int(q), position) for q in quality_index.tolist()],
+                            dtype=quality_index.dtype, device=quality_index.device)
+
+    def _lambdas(self, quality_index: torch.Tensor) -> torch.Tensor:
+        stage = self.stage
+        return torch.tensor([lambda_for(int(q), stage.lambda_spread) * stage.lambda_scale for q in quality_index.tolist()],
+                            device=quality_index.device)
+
     def _hyper_latent_rate(self, snippets: torch.Tensor, quality_index: torch.Tensor,
                            luma_pixels: int) -> dict[str, torch.Tensor]:
         """``rate_weight`` times the bits per luma pixel of the hyper-latents (intra ``z``, motion ``z``,
@@ -292,11 +308,11 @@ class StageObjective(nn.Module):
         def hyper(name: str) -> bool:
             return name in HYPER_LATENTS
 
-        output = self.codec.intra(snippets[:, 0], quality_index, "ste")
+        output = self.codec.intra(snippets[:, 0], self.frame_quality(quality_index, 0), "ste")
         terms = [(_per_sample_bpp(output.likelihoods, hyper, luma_pixels), _per_sample_mse(output.x_hat, snippets[:, 0]))]
         buffer = DecodedPictureBuffer(frame=output.x_hat)
         for index in range(1, snippets.shape[1]):
-            output = self.codec.inter(snippets[:, index], buffer, quality_index, "ste")
+            output = self.codec.inter(snippets[:, index], buffer, self.frame_quality(quality_index, index), "ste")
             terms.append((_per_sample_bpp(output.likelihoods, hyper, luma_pixels),
                           _per_sample_mse(output.x_hat, snippets[:, index])))
             buffer = output.dpb
@@ -437,7 +453,7 @@ class RunSettings:
     output: Path
     seed: int = 0
     workers: int = 2
-    bf16: bool = True
+    precision: str = "auto"
     place: ProcessPlace = field(default_factory=lambda: ProcessPlace(0, 1, "cpu"))
     report: Callable[[str], None] = print
     on_step: Callable[[str, int, dict[str, float]], None] | None = None
@@ -514,10 +530,30 @@ def with_density_bands(codec: CmfrCodec, bands: int) -> CmfrCodec:
     return spread
 
 
+PRECISIONS = ("auto", "bf16", "fp32")
+"""``cmfr train --precision``: auto is bf16 autocast on CUDA and fp32 on the CPU; bf16 is bf16 autocast on
+CUDA and on CPUs that compute bfloat16 natively; fp32 is no autocast."""
+
+
+def trains_in_bf16(device: str, precision: str) -> bool:
+    """Whether ``precision`` means bf16 autocast on ``device`` (InputError: bf16 asked of a CPU without it)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32":
+        return False
+    if device.startswith("cuda"):
+        return True
+    if precision == "bf16" and not native_bfloat16(device):
+        raise InputError("--precision bf16: this CPU has no native bfloat16 (AVX512-BF16 or AMX), where it would "
+                         "train slower than fp32; use --precision fp32")
+    return precision == "bf16"
+
+
 def training_autocast(device: str, bf16: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when asked; the CPU trains in fp32 (the integer entropy networks opt out themselves)."""
-    if bf16 and device.startswith("cuda"):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    """bf16 autocast on ``device`` when ``bf16`` (:func:`trains_in_bf16`); losses and rates are computed in
+    float32 and the integer entropy networks opt out themselves."""
+    if bf16:
+        return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -546,6 +582,7 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
         start = resume.step
         torch.set_rng_state(resume.rng["torch"])
     objective = StageObjective(codec, stage)
+    bf16 = trains_in_bf16(place.device, settings.precision)
     model: nn.Module = objective
     if place.distributed:
         model = DistributedDataParallel(objective, find_unused_parameters=True)
@@ -566,7 +603,7 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
         validation_log = CsvLog(folder / VALIDATION_LOG, ("step", "loss", "mse", "bpp", "psnr"), keep)
     checkpoint_path = folder / CHECKPOINT_NAME
     if validation is not None and resume is None:
-        validation_log.write({"step": 0, **validate(objective, validation, place.device, settings.bf16)})
+        validation_log.write({"step": 0, **validate(objective, validation, place.device, bf16)})
     started = time.monotonic()
     step = start
     with frame_progress() as progress:
@@ -578,7 +615,7 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
             quality = torch.from_numpy(step_rng(settings.seed, step, place.rank, _QUALITY_STREAM)
                                        .integers(0, QUALITY_LEVELS, len(batch.snippets))).to(place.device)
             torch.manual_seed(step_torch_seed(settings.seed, step, place.rank))
-            with training_autocast(place.device, settings.bf16):
+            with training_autocast(place.device, bf16):
                 terms = model(batch.snippets, quality, flow_targets=batch.flow_targets,
                               distill_weight=stage.distill_weight_at(step))
             optimizer.zero_grad(set_to_none=True)
@@ -595,7 +632,7 @@ def train_stage(codec: CmfrCodec, stage: StageConfig, settings: RunSettings,
                 if step % stage.checkpoint_every == 0 or step == stage.steps:
                     save_checkpoint(checkpoint_path, codec, optimizer, stage, step, settings.seed)
                 if validation is not None and (step % stage.validate_every == 0 or step == stage.steps):
-                    validation_log.write({"step": step, **validate(objective, validation, place.device, settings.bf16)})
+                    validation_log.write({"step": step, **validate(objective, validation, place.device, bf16)})
                 rate = (step - start) * stage.batch * place.world_size / max(time.monotonic() - started, 1e-9)
                 progress.update(task, completed=step, status=f"loss {row['loss']:.4f} {row['bpp']:.3f} bpp "
                                 f"{row['psnr']:.2f} dB {rate:.1f} samples/s")
