@@ -540,9 +540,14 @@ def test_the_quality_hierarchy_codes_each_snippet_frame_at_its_encoder_quality_a
 
     monkeypatch.setattr(codec.intra, "forward", intra_forward)
     monkeypatch.setattr(codec.inter, "forward", inter_forward)
-    mse: list[float] = []
-    monkeypatch.setattr(trainer, "_per_sample_mse", lambda x_hat, x, _mse=trainer._per_sample_mse: (
-        mse.append(_mse(x_hat, x)), mse[-1])[1])
+    mse: list[torch.Tensor] = []  # each per-sample MSE the objective computes
+    per_sample_mse = trainer._per_sample_mse
+
+    def recorded_mse(x_hat, x):
+        mse.append(per_sample_mse(x_hat, x))
+        return mse[-1]
+
+    monkeypatch.setattr(trainer, "_per_sample_mse", recorded_mse)
     terms = objective(torch.rand(2, 6, 6, 32, 32), torch.tensor([10, 50]), quantization="ste")
     # frame 0 (the I-frame) and frame 4 are the anchors: 24 above, never above 63, as cmfr encode codes them
     assert seen == [[34, 63], [10, 50], [10, 50], [10, 50], [34, 63], [10, 50]]
