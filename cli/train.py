@@ -82,7 +82,7 @@ from .data import DEFAULT_PREPARED
 @click.option("--precision", type=click.Choice(("auto", "bf16", "fp32")), default="auto", show_default=True,
               help="auto: bf16 autocast on CUDA, fp32 on the CPU; bf16: bf16 autocast on CUDA and on CPUs that "
                    "compute bfloat16 natively (AVX512-BF16, AMX: a third to a half more inter-stage steps a second "
-                   "there; refused on other CPUs); fp32: no autocast.")
+                   "there, but a CPU fine-tune learned less in it; refused on other CPUs); fp32: no autocast.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto picks CUDA when a GPU is usable; under torchrun each process takes GPU LOCAL_RANK.")
 def train(stage: str, data: Path, output: Path, model_config: str, init: Path | None, fresh_motion: bool, without: str,
