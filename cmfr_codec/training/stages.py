@@ -132,11 +132,11 @@ class StageConfig:
             raise InputError(f"stage {self.name}: density_bands must be 0..{QUALITY_LEVELS}, got {self.density_bands}")
         if self.density_bands and self.trains != "densities":
             raise InputError(f"stage {self.name}: density_bands applies to densities stages only; set it to 0")
-        if self.hierarchy_period < 1:
-            raise InputError(f"stage {self.name}: hierarchy_period must be 1 or more, got {self.hierarchy_period}")
-        if not 0 <= self.hierarchy_boost < QUALITY_LEVELS:
-            raise InputError(f"stage {self.name}: hierarchy_boost must be 0..{QUALITY_LEVELS - 1}, got {self.hierarchy_boost}")
-        if self.trains == "intra" and self.hierarchy_period > 1 and self.hierarchy_boost:
+        try:
+            hierarchy = self.hierarchy()
+        except ValueError as error:
+            raise InputError(f"stage {self.name}: {error} (hierarchy_period, hierarchy_boost)") from None
+        if self.trains == "intra" and hierarchy.boosts(0):
             raise InputError(f"stage {self.name}: the quality hierarchy applies to stages with P-frames; intra stages "
                              f"code I-frames alone (set hierarchy_period = 1)")
         if self.synthetic_motion and (self.trains != "motion" or self.frames != 2):
